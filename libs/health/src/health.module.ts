@@ -1,0 +1,82 @@
+import { Controller, Get, Global, Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { Redis } from 'ioredis';
+import { Heartbeat } from './heartbeat';
+
+export interface HealthModuleOptions {
+  /** Name of the work loop in the health report, e.g. 'write_loop'. */
+  loop: string;
+  /** The loop counts as stalled after this long without a heartbeat. */
+  maxSilenceMs: number;
+  /** How long a Redis PING may take before Redis counts as down. */
+  redisTimeoutMs?: number;
+}
+
+const HEALTH_OPTIONS = Symbol('HEALTH_OPTIONS');
+
+@Injectable()
+export class ServiceHealthIndicators {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly heartbeat: Heartbeat,
+    @Inject(Redis) private readonly redis: Redis,
+    @Inject(HEALTH_OPTIONS) private readonly options: HealthModuleOptions,
+  ) {}
+
+  redisReachable() {
+    return this.indicators
+      .check('redis')
+      .attempt(async () => {
+        await this.redis.ping();
+      })
+      .withTimeout(this.options.redisTimeoutMs ?? 1_000);
+  }
+
+  loopAlive() {
+    const session = this.indicators.check(this.options.loop);
+    const age = this.heartbeat.ageMs();
+    if (age === null) return session.down({ message: 'not started' });
+    return age <= this.options.maxSilenceMs
+      ? session.up({ lastBeatMsAgo: age })
+      : session.down({ message: 'stalled', lastBeatMsAgo: age });
+  }
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: ServiceHealthIndicators,
+  ) {}
+
+  /** Readiness: Redis answers and the work loop is turning (503 otherwise). */
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([
+      () => this.indicators.redisReachable(),
+      () => this.indicators.loopAlive(),
+    ]);
+  }
+
+  /** Liveness: the process serves HTTP; depends on nothing else. */
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+}
+
+@Global()
+@Module({})
+export class HealthModule {
+  static forRoot(options: HealthModuleOptions): DynamicModule {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [HealthController],
+      providers: [Heartbeat, ServiceHealthIndicators, { provide: HEALTH_OPTIONS, useValue: options }],
+      exports: [Heartbeat],
+    };
+  }
+}

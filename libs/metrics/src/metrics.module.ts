@@ -1,0 +1,56 @@
+import { Controller, Get, Header, Inject, Module, Global, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { registerStreamGauges } from './stream-gauges';
+
+@Controller('metrics')
+export class MetricsController {
+  constructor(@Inject(Registry) private readonly registry: Registry) {}
+
+  @Get()
+  @Header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE)
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+export interface MetricsModuleOptions {
+  /** Added as the `service` label to every series, so dashboards can tell the services apart. */
+  service: string;
+}
+
+/**
+ * A Prometheus registry per application (never the global one, so several apps can share a test
+ * process), with Node's default metrics and the per-stream gauges every service exposes.
+ */
+@Global()
+@Module({})
+export class MetricsModule implements OnModuleInit {
+  constructor(
+    @Inject(Registry) private readonly registry: Registry,
+    @Inject(Redis) private readonly redis: Redis,
+  ) {}
+
+  static forRoot(options: MetricsModuleOptions): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: [MetricsController],
+      providers: [
+        {
+          provide: Registry,
+          useFactory: () => {
+            const registry = new Registry();
+            registry.setDefaultLabels({ service: options.service });
+            collectDefaultMetrics({ register: registry, prefix: 'temps_' });
+            return registry;
+          },
+        },
+      ],
+      exports: [Registry],
+    };
+  }
+
+  onModuleInit(): void {
+    registerStreamGauges(this.registry, this.redis);
+  }
+}

@@ -1,0 +1,102 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { AVERAGES_STREAM, PARTITION_PATTERN } from '@temps/streams';
+
+export interface StreamStats {
+  stream: string;
+  length: number;
+  /** Seconds until expiry, or null when the key has none (temps:averages). */
+  ttlSeconds: number | null;
+  memoryBytes: number;
+}
+
+export interface RedisSnapshot {
+  streams: StreamStats[];
+  usedMemoryBytes: number;
+}
+
+/** Reads every partition and temps:averages in one SCAN plus one pipeline. */
+export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
+  const keys = new Set<string>();
+  for await (const batch of redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
+    (batch as string[]).forEach((key) => keys.add(key));
+  }
+  const streams = [...keys].sort();
+  streams.push(AVERAGES_STREAM);
+
+  const pipeline = redis.pipeline();
+  for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);
+  pipeline.info('memory');
+  const replies = (await pipeline.exec()) ?? [];
+  const value = (i: number) => (replies[i]?.[0] ? null : replies[i]?.[1]);
+
+  const stats: StreamStats[] = [];
+  streams.forEach((stream, i) => {
+    const [length, pttl, memory] = [value(3 * i), value(3 * i + 1), value(3 * i + 2)] as number[];
+    // A key that expired between SCAN and the pipeline reports PTTL -2: leave it out.
+    if (pttl === -2 || memory === null) return;
+    stats.push({ stream, length, ttlSeconds: pttl >= 0 ? pttl / 1000 : null, memoryBytes: memory });
+  });
+  const info = String(value(3 * streams.length) ?? '');
+  const usedMemoryBytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+  return { streams: stats, usedMemoryBytes };
+}
+
+/**
+ * Per-stream gauges filled at scrape time, so they describe Redis as it is (expired partitions
+ * disappear) whichever service is scraped. One snapshot serves all gauges of a scrape.
+ */
+export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs = 2_000): void {
+  let pending: Promise<RedisSnapshot | null> | null = null;
+  const snapshot = () => {
+    pending ??= withTimeout(readRedisSnapshot(redis), timeoutMs)
+      .catch(() => null)
+      .finally(() => setTimeout(() => (pending = null), 100));
+    return pending;
+  };
+
+  const streamGauge = (name: string, help: string, pick: (s: StreamStats) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const stats of (await snapshot())?.streams ?? []) {
+          const value = pick(stats);
+          if (value !== null) this.set({ stream: stats.stream }, value);
+        }
+      },
+    });
+
+  streamGauge('temps_stream_length', 'Entries in each day partition and in temps:averages.', (s) => s.length);
+  streamGauge('temps_stream_ttl_seconds', 'Seconds until each day partition expires.', (s) => s.ttlSeconds);
+  streamGauge('temps_stream_memory_bytes', 'Memory used by each stream (MEMORY USAGE).', (s) => s.memoryBytes);
+  new Gauge({
+    name: 'temps_redis_memory_used_bytes',
+    help: 'Memory used by the Redis server in total (INFO used_memory).',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const used = (await snapshot())?.usedMemoryBytes;
+      if (used !== undefined && Number.isFinite(used)) this.set(used);
+    },
+  });
+  new Gauge({
+    name: 'temps_redis_up',
+    help: '1 when this service could read Redis during the scrape, else 0.',
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()) ? 1 : 0);
+    },
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

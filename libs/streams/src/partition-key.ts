@@ -1,0 +1,41 @@
+import { PARTITION_PREFIX } from './keys';
+import { DAY_MS, startOfDay } from './time';
+
+const PARTITION_KEY = /^temps:(\d{4})(\d{2})(\d{2})$/;
+
+/** The partition that holds a reading taken at `ms` (Unix milliseconds, UTC day). */
+export function partitionKeyFor(ms: number): string {
+  const date = new Date(ms);
+  const yyyy = String(date.getUTCFullYear()).padStart(4, '0');
+  const mm = String(date.getUTCMonth() + 1).padStart(2, '0');
+  const dd = String(date.getUTCDate()).padStart(2, '0');
+  return `${PARTITION_PREFIX}${yyyy}${mm}${dd}`;
+}
+
+/** Start of the UTC day a partition covers, or `null` when `key` is not a valid partition name. */
+export function partitionDayStart(key: string): number | null {
+  const match = PARTITION_KEY.exec(key);
+  if (!match) return null;
+  const [year, month, day] = match.slice(1).map(Number);
+  const ms = Date.UTC(year, month - 1, day);
+  // Date.UTC rolls 20250230 over into March; a real partition name round-trips.
+  return partitionKeyFor(ms) === key ? ms : null;
+}
+
+export function isPartitionKey(key: string): boolean {
+  return partitionDayStart(key) !== null;
+}
+
+/** The partition of the day after `key`'s. */
+export function nextPartitionKey(key: string): string {
+  const start = partitionDayStart(key);
+  if (start === null) throw new Error(`Not a partition key: ${key}`);
+  return partitionKeyFor(start + DAY_MS);
+}
+
+/** Partitions covering [fromMs, toMs), oldest first. */
+export function partitionKeysBetween(fromMs: number, toMs: number): string[] {
+  const keys: string[] = [];
+  for (let day = startOfDay(fromMs); day < toMs; day += DAY_MS) keys.push(partitionKeyFor(day));
+  return keys;
+}

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './free-port';
+
+export interface PrivateRedisOptions {
+  /** Extra redis-server arguments, e.g. ['--requirepass', 'secret']. */
+  args?: string[];
+  password?: string;
+}
+
+/** A Redis server that belongs to one test suite: never the shared one on 6379. */
+export interface PrivateRedis {
+  readonly url: string;
+  readonly port: number;
+  /** A new client for the test's own inspection; closed by `stop()`. */
+  client(): Redis;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private Redis: a testcontainers Redis when a Docker engine is available (or
+ * TEMPS_TEST_REDIS=container), else `redis-server` from PATH on a free port with a scratch directory.
+ */
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  return useContainer() ? startContainer(options) : startProcess(options);
+}
+
+function useContainer(): boolean {
+  const choice = process.env.TEMPS_TEST_REDIS;
+  if (choice) return choice === 'container';
+  return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+}
+
+async function startProcess(options: PrivateRedisOptions): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'temps-redis-'));
+  const auth = options.password ? ['--requirepass', options.password] : [];
+  const server: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', dir, ...auth, ...(options.args ?? [])],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const spawnFailure = new Promise<never>((_, reject) =>
+    server.once('error', (error) =>
+      reject(new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`)),
+    ),
+  );
+  const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;
+  await Promise.race([waitUntilReady(url), spawnFailure]);
+  return handle(url, port, async () => {
+    if (server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+async function startContainer(options: PrivateRedisOptions): Promise<PrivateRedis> {
+  const { RedisContainer } = await import('@testcontainers/redis');
+  let container = new RedisContainer('redis:7.4-alpine');
+  if (options.password) container = container.withPassword(options.password);
+  if (options.args?.length) container = container.withCommand(['redis-server', ...options.args]);
+  const started = await container.start();
+  const port = started.getPort();
+  const url = `redis://${options.password ? `:${options.password}@` : ''}${started.getHost()}:${port}`;
+  return handle(url, port, async () => void (await started.stop()));
+}
+
+function handle(url: string, port: number, stopServer: () => Promise<void>): PrivateRedis {
+  const clients: Redis[] = [];
+  return {
+    url,
+    port,
+    client() {
+      const client = new Redis(url, { maxRetriesPerRequest: 1 });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      clients.forEach((client) => client.disconnect());
+      await stopServer();
+    },
+  };
+}
+
+async function waitUntilReady(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}

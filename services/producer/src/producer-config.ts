@@ -1,0 +1,140 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { redisUrlFromEnv } from '@temps/redis';
+
+/** Everything the producer was asked to do, validated once at start-up. */
+export interface ProducerConfig {
+  /** First simulated reading (Unix ms), or 'now' to start at the current second. */
+  start: number | 'now';
+  /** Days to produce; `null` runs forever (--follow). */
+  days: number | null;
+  intervalMs: number;
+  devices: number;
+  /** `null` picks a random seed (recorded, so a resumed run stays deterministic). */
+  seed: number | null;
+  /** Simulated seconds per real second; 'max' writes as fast as Redis takes it. */
+  speed: number | 'max';
+  resume: boolean;
+  port: number;
+  redisUrl: string;
+  /** Options the user set (on the command line or in the environment), checked against a resumed run. */
+  explicit: ReadonlySet<RunOption>;
+}
+
+export type RunOption = 'start' | 'days' | 'intervalMs' | 'devices' | 'seed' | 'speed';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const BOOLEAN_ENV: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+
+function integer(min: number, max: number, what: string) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+      throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}.`);
+    }
+    return Number(raw);
+  };
+}
+
+function startDate(raw: string): number | 'now' {
+  if (raw === 'now') return 'now';
+  const match = DATE.exec(raw);
+  const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
+  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw) {
+    throw new InvalidArgumentError('Expected a calendar date as YYYY-MM-DD, or "now".');
+  }
+  return ms;
+}
+
+function speed(raw: string): number | 'max' {
+  if (raw === 'max') return 'max';
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(value > 0) || value > 10_000_000) {
+    throw new InvalidArgumentError('Expected "max" or a positive number of simulated seconds per second (at most 10000000).');
+  }
+  return value;
+}
+
+function command(): Command {
+  return new Command('producer')
+    .description('Writes simulated temperature readings into one Redis stream per UTC day.')
+    .addOption(new Option('--start <date>', 'first simulated day, YYYY-MM-DD or "now"').default(Date.UTC(2025, 0, 1), '2025-01-01').argParser(startDate).env('PRODUCER_START'))
+    .addOption(new Option('--days <n>', 'number of days to produce').default(10).argParser(integer(1, 36_500, 'Days')).env('PRODUCER_DAYS'))
+    .addOption(new Option('--follow', 'produce forever instead of a fixed number of days').conflicts('days').env('PRODUCER_FOLLOW'))
+    .addOption(new Option('--interval-ms <n>', 'simulated milliseconds between readings of a device').default(1_000).argParser(integer(1, 86_400_000, 'The interval')).env('PRODUCER_INTERVAL_MS'))
+    .addOption(new Option('--devices <n>', 'number of simulated devices').default(1).argParser(integer(1, 10_000, 'Devices')).env('PRODUCER_DEVICES'))
+    .addOption(new Option('--seed <n>', 'random seed; the same seed gives identical readings').argParser(integer(0, 4_294_967_295, 'The seed')).env('PRODUCER_SEED'))
+    .addOption(new Option('--speed <max|n>', 'simulated seconds per real second').default('max' as const).argParser(speed).env('PRODUCER_SPEED'))
+    .addOption(new Option('--resume', 'continue the last run where it stopped instead of resetting').env('PRODUCER_RESUME'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) })
+    .showSuggestionAfterError(true);
+}
+
+/**
+ * Parses and validates the command line and environment; throws ConfigError with one clear line.
+ * (Commander reads option variables from `process.env`; `env` supplies the rest.)
+ */
+export function parseProducerConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ProducerConfig {
+  const program = command();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') throw error;
+    throw new ConfigError(message.replace(/^error: /, ''));
+  }
+  const opts = program.opts<{
+    start: number | 'now'; days: number; follow?: boolean; intervalMs: number;
+    devices: number; seed?: number; speed: number | 'max'; resume?: boolean;
+  }>();
+  const explicit = new Set<RunOption>(
+    (['start', 'days', 'intervalMs', 'devices', 'seed', 'speed'] as const).filter((name) =>
+      ['cli', 'env'].includes(program.getOptionValueSource(name) ?? ''),
+    ),
+  );
+  const follow = flag(opts.follow, program.getOptionValueSource('follow'), env.PRODUCER_FOLLOW, 'PRODUCER_FOLLOW');
+  const resume = flag(opts.resume, program.getOptionValueSource('resume'), env.PRODUCER_RESUME, 'PRODUCER_RESUME');
+  if (follow) explicit.add('days');
+  return {
+    start: opts.start,
+    days: follow ? null : opts.days,
+    intervalMs: opts.intervalMs,
+    devices: opts.devices,
+    seed: opts.seed ?? null,
+    speed: opts.speed,
+    resume,
+    port: port(env.PORT, 3001),
+    redisUrl: wrap(() => redisUrlFromEnv(env)),
+    explicit,
+  };
+}
+
+/** Boolean environment variables must say what they mean: commander alone treats PRODUCER_FOLLOW=false as true. */
+function flag(value: boolean | undefined, source: string | undefined, raw: string | undefined, name: string): boolean {
+  if (source !== 'env' || raw === undefined) return value === true;
+  const parsed = BOOLEAN_ENV[raw.trim().toLowerCase()];
+  if (parsed === undefined) throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+  return parsed;
+}
+
+export function port(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65_535) {
+    throw new ConfigError(`PORT must be a port number (1-65535), got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+function wrap<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}

@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import {
+  PARTITION_PATTERN,
+  PRODUCER_STATE_KEY,
+  deviceName,
+  partitionDayStart,
+  type GeneratorState,
+} from '@temps/streams';
+import type { RunParams } from './run-plan';
+import { WRITE_BATCH_LUA } from './write-batch.lua';
+
+/** A run as saved in Redis: its parameters plus how far it got. */
+export interface SavedRun extends RunParams {
+  watermarkMs: number;
+  generator: GeneratorState;
+}
+
+export interface Batch {
+  partition: string;
+  firstMs: number;
+  temps: number[];
+  expireAtMs: number;
+  watermarkMs: number;
+  generator: GeneratorState;
+}
+
+export class CorruptStateError extends Error {
+  override name = 'CorruptStateError';
+}
+
+type WithWriteBatch = Redis & {
+  writeBatch(partition: string, state: string, ...args: (string | number)[]): Promise<number>;
+};
+
+/** All of the producer's Redis access: its state hash and the partitions it writes. */
+@Injectable()
+export class ProducerRepository {
+  private readonly redis: WithWriteBatch;
+
+  constructor(@Inject(Redis) redis: Redis) {
+    if (!('writeBatch' in redis)) {
+      redis.defineCommand('writeBatch', { numberOfKeys: 2, lua: WRITE_BATCH_LUA });
+    }
+    this.redis = redis as WithWriteBatch;
+  }
+
+  async loadRun(): Promise<SavedRun | null> {
+    const hash = await this.redis.hgetall(PRODUCER_STATE_KEY);
+    if (Object.keys(hash).length === 0) return null;
+    return parseSavedRun(hash);
+  }
+
+  /** Existing partitions for days at or after `fromMs`, oldest first. */
+  async partitionsFrom(fromMs: number): Promise<string[]> {
+    const keys = new Set<string>();
+    for await (const batch of this.redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
+      for (const key of batch as string[]) {
+        const day = partitionDayStart(key);
+        if (day !== null && day >= fromMs) keys.add(key);
+      }
+    }
+    return [...keys].sort();
+  }
+
+  /** Deletes the partitions a new run will write and saves the run, in one transaction. */
+  async startRun(partitions: string[], run: SavedRun): Promise<void> {
+    const tx = this.redis.multi();
+    if (partitions.length > 0) tx.del(...partitions);
+    tx.del(PRODUCER_STATE_KEY);
+    tx.hset(PRODUCER_STATE_KEY, serializeSavedRun(run));
+    await tx.exec();
+  }
+
+  async writeBatch(run: RunParams, batch: Batch): Promise<number> {
+    const names = run.devices > 1 ? Array.from({ length: run.devices }, (_, i) => deviceName(i)) : [];
+    return this.redis.writeBatch(
+      batch.partition,
+      PRODUCER_STATE_KEY,
+      run.runId,
+      batch.firstMs,
+      run.intervalMs,
+      run.devices,
+      batch.expireAtMs,
+      batch.watermarkMs,
+      JSON.stringify(batch.generator),
+      ...names,
+      ...batch.temps,
+    );
+  }
+}
+
+function serializeSavedRun(run: SavedRun): Record<string, string> {
+  return {
+    run_id: run.runId,
+    start_ms: String(run.startMs),
+    end_ms: run.endMs === null ? '' : String(run.endMs),
+    interval_ms: String(run.intervalMs),
+    devices: String(run.devices),
+    seed: String(run.seed),
+    rate: String(run.rate),
+    paced: run.paced ? '1' : '0',
+    real_start_ms: String(run.realStartMs),
+    watermark_ms: String(run.watermarkMs),
+    generator: JSON.stringify(run.generator),
+  };
+}
+
+function parseSavedRun(hash: Record<string, string>): SavedRun {
+  const number = (field: string): number => {
+    const value = Number(hash[field]);
+    if (hash[field] === undefined || hash[field] === '' || !Number.isFinite(value)) {
+      throw new CorruptStateError(`${PRODUCER_STATE_KEY}.${field} is missing or not a number; start a new run without --resume.`);
+    }
+    return value;
+  };
+  let generator: GeneratorState;
+  try {
+    generator = JSON.parse(hash.generator ?? '');
+    if (!Array.isArray(generator.rng) || !Array.isArray(generator.temps)) throw new Error();
+  } catch {
+    throw new CorruptStateError(`${PRODUCER_STATE_KEY}.generator is missing or corrupted; start a new run without --resume.`);
+  }
+  if (!hash.run_id) throw new CorruptStateError(`${PRODUCER_STATE_KEY}.run_id is missing; start a new run without --resume.`);
+  const run: SavedRun = {
+    runId: hash.run_id,
+    startMs: number('start_ms'),
+    endMs: hash.end_ms === '' ? null : number('end_ms'),
+    intervalMs: number('interval_ms'),
+    devices: number('devices'),
+    seed: number('seed'),
+    rate: number('rate'),
+    paced: hash.paced === '1',
+    realStartMs: number('real_start_ms'),
+    watermarkMs: number('watermark_ms'),
+    generator,
+  };
+  if (generator.temps.length !== run.devices) {
+    throw new CorruptStateError(`${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`);
+  }
+  return run;
+}

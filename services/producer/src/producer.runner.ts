@@ -1,0 +1,176 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Heartbeat } from '@temps/health';
+import {
+  ReadingGenerator,
+  partitionKeyFor,
+  partitionKeysBetween,
+  startOfDay,
+  DAY_MS,
+} from '@temps/streams';
+import { PRODUCER_CONFIG } from './producer.constants';
+import type { ProducerConfig, RunOption } from './producer-config';
+import { ProducerMetrics } from './producer.metrics';
+import { ProducerRepository, type SavedRun } from './producer.repository';
+import { ProgressReporter } from './progress-reporter';
+import { clockOf, nextStep, watermarkAfter, type RunParams } from './run-plan';
+
+/** Readings per atomic batch: large enough to amortise the round trip, small enough not to stall Redis. */
+export const MAX_BATCH_ENTRIES = 7_200;
+
+export class ResumeConflictError extends Error {
+  override name = 'ResumeConflictError';
+}
+
+/** Runs the producer: starts or resumes a run, then writes batch after batch until done or stopped. */
+@Injectable()
+export class ProducerRunner {
+  private readonly logger = new Logger(ProducerRunner.name);
+  private readonly stopping = new AbortController();
+  private readonly reporter = new ProgressReporter();
+
+  constructor(
+    @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
+    private readonly repository: ProducerRepository,
+    private readonly metrics: ProducerMetrics,
+    private readonly heartbeat: Heartbeat,
+  ) {}
+
+  /** Ends the run after the batch in flight (each batch is atomic, so any stop point is consistent). */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  async run(): Promise<void> {
+    const run = await this.prepareRun();
+    if (run) await this.write(run);
+  }
+
+  private async prepareRun(): Promise<SavedRun | null> {
+    if (this.config.resume) {
+      const saved = await this.repository.loadRun();
+      if (saved) {
+        this.checkResumable(saved);
+        if (saved.endMs !== null && saved.watermarkMs >= saved.endMs) {
+          this.reporter.line('The last run is already complete; nothing to resume.');
+          return null;
+        }
+        this.reporter.line(`Resuming at ${new Date(saved.watermarkMs).toISOString()} in stream partition ${partitionKeyFor(saved.watermarkMs)}.`);
+        return saved;
+      }
+      this.reporter.line('No run to resume; starting a new one.');
+    }
+    return this.startNewRun();
+  }
+
+  private async startNewRun(): Promise<SavedRun> {
+    const { config } = this;
+    const now = Date.now();
+    const startMs = config.start === 'now' ? Math.floor(now / 1000) * 1000 : config.start;
+    const endMs = config.days === null ? null : startMs + config.days * DAY_MS;
+    const seed = config.seed ?? randomInt(0, 2 ** 32);
+    const generator = ReadingGenerator.seeded(seed, config.devices);
+    const run: SavedRun = {
+      runId: randomUUID(),
+      startMs,
+      endMs,
+      intervalMs: config.intervalMs,
+      devices: config.devices,
+      seed,
+      rate: config.speed === 'max' ? 1 : config.speed,
+      paced: config.speed !== 'max',
+      realStartMs: now,
+      watermarkMs: startMs,
+      generator: generator.state(),
+    };
+    const partitions =
+      endMs === null
+        ? await this.repository.partitionsFrom(startOfDay(startMs))
+        : partitionKeysBetween(startMs, endMs);
+    this.reporter.line('Deleting old streams:');
+    partitions.forEach((key) => this.reporter.line(key));
+    await this.repository.startRun(partitions, run);
+    return run;
+  }
+
+  private checkResumable(saved: SavedRun): void {
+    const { config } = this;
+    const wanted: Record<RunOption, [unknown, unknown]> = {
+      start: [config.start, saved.startMs],
+      days: [config.days, saved.endMs === null ? null : (saved.endMs - saved.startMs) / DAY_MS],
+      intervalMs: [config.intervalMs, saved.intervalMs],
+      devices: [config.devices, saved.devices],
+      seed: [config.seed, saved.seed],
+      speed: [config.speed === 'max' ? 'max' : config.speed, saved.paced ? saved.rate : 'max'],
+    };
+    for (const option of config.explicit) {
+      const [asked, actual] = wanted[option];
+      if (option === 'start' && asked === 'now') continue;
+      if (asked !== actual) {
+        throw new ResumeConflictError(
+          `Cannot resume: the saved run has ${option} = ${String(actual)}, but ${String(asked)} was asked for. Drop the option or start a new run without --resume.`,
+        );
+      }
+    }
+  }
+
+  private async write(run: SavedRun): Promise<void> {
+    const generator = ReadingGenerator.fromState(run.generator);
+    const clock = clockOf(run);
+    const total = run.endMs === null ? 0 : Math.ceil((run.endMs - run.startMs) / run.intervalMs) * run.devices;
+    let written = Math.ceil((run.watermarkMs - run.startMs) / run.intervalMs) * run.devices;
+    let watermarkMs = run.watermarkMs;
+    let partition = '';
+    const began = Date.now();
+    const writtenAtStart = written;
+    this.metrics.watermark.set(watermarkMs / 1000);
+    this.reporter.start(total, written);
+
+    try {
+      while (!this.stopping.signal.aborted) {
+        this.heartbeat.beat();
+        const step = nextStep(run, watermarkMs, Date.now(), MAX_BATCH_ENTRIES);
+        if (step.kind === 'done') break;
+        if (step.kind === 'wait') {
+          await this.pause(Math.min(step.untilRealMs - Date.now(), 1_000));
+          continue;
+        }
+        const key = partitionKeyFor(step.firstMs);
+        if (key !== partition) {
+          partition = key;
+          this.reporter.line(`Populating stream partition ${key}.`);
+        }
+        const temps = generator.next(step.ticks);
+        const lastMs = step.firstMs + (step.ticks - 1) * run.intervalMs;
+        const nextWatermark = watermarkAfter(run, step.firstMs, step.ticks);
+        await this.repository.writeBatch(run, {
+          partition: key,
+          firstMs: step.firstMs,
+          temps,
+          expireAtMs: clock.expiryFor(lastMs),
+          watermarkMs: nextWatermark,
+          generator: generator.state(),
+        });
+        watermarkMs = nextWatermark;
+        written += temps.length;
+        this.metrics.readingsProduced.inc(temps.length);
+        this.metrics.batchesWritten.inc();
+        this.metrics.watermark.set(watermarkMs / 1000);
+        this.reporter.update(written, ((written - writtenAtStart) * 1000) / Math.max(1, Date.now() - began));
+      }
+    } finally {
+      this.reporter.stop();
+    }
+    if (run.endMs !== null && watermarkMs >= run.endMs) {
+      this.logger.log(`Run complete: ${written.toLocaleString('en-US')} readings up to ${new Date(run.endMs).toISOString()}.`);
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (ms <= 0) return;
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+}
+
+export type { RunParams };
