@@ -2,5 +2,5 @@ module.exports = {
   displayName: 'streams',
   preset: '../../jest.preset.js',
   rootDir: __dirname,
-  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{src,test}/**/*.spec.ts'],
 };

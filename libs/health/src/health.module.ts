@@ -1,5 +1,18 @@
-import { Controller, Get, Global, Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import {
+  Controller,
+  Get,
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+} from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TerminusModule,
+} from '@nestjs/terminus';
 import { Redis } from 'ioredis';
 import { Heartbeat } from './heartbeat';
 
@@ -75,7 +88,11 @@ export class HealthModule {
       module: HealthModule,
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController],
-      providers: [Heartbeat, ServiceHealthIndicators, { provide: HEALTH_OPTIONS, useValue: options }],
+      providers: [
+        Heartbeat,
+        ServiceHealthIndicators,
+        { provide: HEALTH_OPTIONS, useValue: options },
+      ],
       exports: [Heartbeat],
     };
   }

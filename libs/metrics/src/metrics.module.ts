@@ -1,4 +1,13 @@
-import { Controller, Get, Header, Inject, Module, Global, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  Module,
+  Global,
+  type DynamicModule,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerStreamGauges } from './stream-gauges';

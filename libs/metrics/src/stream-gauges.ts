@@ -70,9 +70,21 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
       },
     });
 
-  streamGauge('temps_stream_length', 'Entries in each day partition and in temps:averages.', (s) => s.length);
-  streamGauge('temps_stream_ttl_seconds', 'Seconds until each day partition expires.', (s) => s.ttlSeconds);
-  streamGauge('temps_stream_memory_bytes', 'Memory used by each stream (MEMORY USAGE).', (s) => s.memoryBytes);
+  streamGauge(
+    'temps_stream_length',
+    'Entries in each day partition and in temps:averages.',
+    (s) => s.length,
+  );
+  streamGauge(
+    'temps_stream_ttl_seconds',
+    'Seconds until each day partition expires.',
+    (s) => s.ttlSeconds,
+  );
+  streamGauge(
+    'temps_stream_memory_bytes',
+    'Memory used by each stream (MEMORY USAGE).',
+    (s) => s.memoryBytes,
+  );
   new Gauge({
     name: 'temps_redis_memory_used_bytes',
     help: 'Memory used by the Redis server in total (INFO used_memory).',

@@ -41,7 +41,9 @@ function validateRedisUrl(raw: string): string {
   }
   if (!url.hostname) throw new RedisConfigError('REDIS_URL names no host');
   if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) {
-    throw new RedisConfigError(`REDIS_URL's database must be a number, got "${url.pathname.slice(1)}"`);
+    throw new RedisConfigError(
+      `REDIS_URL's database must be a number, got "${url.pathname.slice(1)}"`,
+    );
   }
   return raw;
 }

@@ -21,7 +21,9 @@ describe('SimulatedClock', () => {
         (simStart, realStart, rate, offset) => {
           const clock = new SimulatedClock(simStart, realStart, rate);
           // Within one microsecond of real time, whatever the rate.
-          const drift = Math.abs(clock.toSim(clock.toReal(simStart + offset)) - (simStart + offset));
+          const drift = Math.abs(
+            clock.toSim(clock.toReal(simStart + offset)) - (simStart + offset),
+          );
           expect(drift).toBeLessThanOrEqual(rate / 1_000);
         },
       ),

@@ -40,13 +40,27 @@ async function startProcess(options: PrivateRedisOptions): Promise<PrivateRedis>
   const auth = options.password ? ['--requirepass', options.password] : [];
   const server: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', dir, ...auth, ...(options.args ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...auth,
+      ...(options.args ?? []),
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const spawnFailure = new Promise<never>((_, reject) =>
     server.once('error', (error) =>
-      reject(new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`)),
+      reject(
+        new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`),
+      ),
     ),
   );
   const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;

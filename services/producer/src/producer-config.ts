@@ -27,7 +27,14 @@ export class ConfigError extends Error {
 }
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const BOOLEAN_ENV: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+const BOOLEAN_ENV: Record<string, boolean> = {
+  true: true,
+  '1': true,
+  yes: true,
+  false: false,
+  '0': false,
+  no: false,
+};
 
 function integer(min: number, max: number, what: string) {
   return (raw: string): number => {
@@ -52,7 +59,9 @@ function speed(raw: string): number | 'max' {
   if (raw === 'max') return 'max';
   const value = Number(raw);
   if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(value > 0) || value > 10_000_000) {
-    throw new InvalidArgumentError('Expected "max" or a positive number of simulated seconds per second (at most 10000000).');
+    throw new InvalidArgumentError(
+      'Expected "max" or a positive number of simulated seconds per second (at most 10000000).',
+    );
   }
   return value;
 }
@@ -60,14 +69,51 @@ function speed(raw: string): number | 'max' {
 function command(): Command {
   return new Command('producer')
     .description('Writes simulated temperature readings into one Redis stream per UTC day.')
-    .addOption(new Option('--start <date>', 'first simulated day, YYYY-MM-DD or "now"').default(Date.UTC(2025, 0, 1), '2025-01-01').argParser(startDate).env('PRODUCER_START'))
-    .addOption(new Option('--days <n>', 'number of days to produce').default(10).argParser(integer(1, 36_500, 'Days')).env('PRODUCER_DAYS'))
-    .addOption(new Option('--follow', 'produce forever instead of a fixed number of days').conflicts('days').env('PRODUCER_FOLLOW'))
-    .addOption(new Option('--interval-ms <n>', 'simulated milliseconds between readings of a device').default(1_000).argParser(integer(1, 86_400_000, 'The interval')).env('PRODUCER_INTERVAL_MS'))
-    .addOption(new Option('--devices <n>', 'number of simulated devices').default(1).argParser(integer(1, 10_000, 'Devices')).env('PRODUCER_DEVICES'))
-    .addOption(new Option('--seed <n>', 'random seed; the same seed gives identical readings').argParser(integer(0, 4_294_967_295, 'The seed')).env('PRODUCER_SEED'))
-    .addOption(new Option('--speed <max|n>', 'simulated seconds per real second').default('max' as const).argParser(speed).env('PRODUCER_SPEED'))
-    .addOption(new Option('--resume', 'continue the last run where it stopped instead of resetting').env('PRODUCER_RESUME'))
+    .addOption(
+      new Option('--start <date>', 'first simulated day, YYYY-MM-DD or "now"')
+        .default(Date.UTC(2025, 0, 1), '2025-01-01')
+        .argParser(startDate)
+        .env('PRODUCER_START'),
+    )
+    .addOption(
+      new Option('--days <n>', 'number of days to produce')
+        .default(10)
+        .argParser(integer(1, 36_500, 'Days'))
+        .env('PRODUCER_DAYS'),
+    )
+    .addOption(
+      new Option('--follow', 'produce forever instead of a fixed number of days')
+        .conflicts('days')
+        .env('PRODUCER_FOLLOW'),
+    )
+    .addOption(
+      new Option('--interval-ms <n>', 'simulated milliseconds between readings of a device')
+        .default(1_000)
+        .argParser(integer(1, 86_400_000, 'The interval'))
+        .env('PRODUCER_INTERVAL_MS'),
+    )
+    .addOption(
+      new Option('--devices <n>', 'number of simulated devices')
+        .default(1)
+        .argParser(integer(1, 10_000, 'Devices'))
+        .env('PRODUCER_DEVICES'),
+    )
+    .addOption(
+      new Option('--seed <n>', 'random seed; the same seed gives identical readings')
+        .argParser(integer(0, 4_294_967_295, 'The seed'))
+        .env('PRODUCER_SEED'),
+    )
+    .addOption(
+      new Option('--speed <max|n>', 'simulated seconds per real second')
+        .default('max' as const)
+        .argParser(speed)
+        .env('PRODUCER_SPEED'),
+    )
+    .addOption(
+      new Option('--resume', 'continue the last run where it stopped instead of resetting').env(
+        'PRODUCER_RESUME',
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) })
     .showSuggestionAfterError(true);
@@ -87,19 +133,35 @@ export function parseProducerConfig(
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     if (code === 'commander.helpDisplayed' || code === 'commander.version') throw error;
-    throw new ConfigError(message.replace(/^error: /, ''));
+    throw new ConfigError(message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
   }
   const opts = program.opts<{
-    start: number | 'now'; days: number; follow?: boolean; intervalMs: number;
-    devices: number; seed?: number; speed: number | 'max'; resume?: boolean;
+    start: number | 'now';
+    days: number;
+    follow?: boolean;
+    intervalMs: number;
+    devices: number;
+    seed?: number;
+    speed: number | 'max';
+    resume?: boolean;
   }>();
   const explicit = new Set<RunOption>(
     (['start', 'days', 'intervalMs', 'devices', 'seed', 'speed'] as const).filter((name) =>
       ['cli', 'env'].includes(program.getOptionValueSource(name) ?? ''),
     ),
   );
-  const follow = flag(opts.follow, program.getOptionValueSource('follow'), env.PRODUCER_FOLLOW, 'PRODUCER_FOLLOW');
-  const resume = flag(opts.resume, program.getOptionValueSource('resume'), env.PRODUCER_RESUME, 'PRODUCER_RESUME');
+  const follow = flag(
+    opts.follow,
+    program.getOptionValueSource('follow'),
+    env.PRODUCER_FOLLOW,
+    'PRODUCER_FOLLOW',
+  );
+  const resume = flag(
+    opts.resume,
+    program.getOptionValueSource('resume'),
+    env.PRODUCER_RESUME,
+    'PRODUCER_RESUME',
+  );
   if (follow) explicit.add('days');
   return {
     start: opts.start,
@@ -116,7 +178,12 @@ export function parseProducerConfig(
 }
 
 /** Boolean environment variables must say what they mean: commander alone treats PRODUCER_FOLLOW=false as true. */
-function flag(value: boolean | undefined, source: string | undefined, raw: string | undefined, name: string): boolean {
+function flag(
+  value: boolean | undefined,
+  source: string | undefined,
+  raw: string | undefined,
+  name: string,
+): boolean {
   if (source !== 'env' || raw === undefined) return value === true;
   const parsed = BOOLEAN_ENV[raw.trim().toLowerCase()];
   if (parsed === undefined) throw new ConfigError(`${name} must be true or false, got "${raw}".`);

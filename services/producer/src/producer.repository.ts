@@ -73,7 +73,8 @@ export class ProducerRepository {
   }
 
   async writeBatch(run: RunParams, batch: Batch): Promise<number> {
-    const names = run.devices > 1 ? Array.from({ length: run.devices }, (_, i) => deviceName(i)) : [];
+    const names =
+      run.devices > 1 ? Array.from({ length: run.devices }, (_, i) => deviceName(i)) : [];
     return this.redis.writeBatch(
       batch.partition,
       PRODUCER_STATE_KEY,
@@ -110,7 +111,9 @@ function parseSavedRun(hash: Record<string, string>): SavedRun {
   const number = (field: string): number => {
     const value = Number(hash[field]);
     if (hash[field] === undefined || hash[field] === '' || !Number.isFinite(value)) {
-      throw new CorruptStateError(`${PRODUCER_STATE_KEY}.${field} is missing or not a number; start a new run without --resume.`);
+      throw new CorruptStateError(
+        `${PRODUCER_STATE_KEY}.${field} is missing or not a number; start a new run without --resume.`,
+      );
     }
     return value;
   };
@@ -119,9 +122,14 @@ function parseSavedRun(hash: Record<string, string>): SavedRun {
     generator = JSON.parse(hash.generator ?? '');
     if (!Array.isArray(generator.rng) || !Array.isArray(generator.temps)) throw new Error();
   } catch {
-    throw new CorruptStateError(`${PRODUCER_STATE_KEY}.generator is missing or corrupted; start a new run without --resume.`);
+    throw new CorruptStateError(
+      `${PRODUCER_STATE_KEY}.generator is missing or corrupted; start a new run without --resume.`,
+    );
   }
-  if (!hash.run_id) throw new CorruptStateError(`${PRODUCER_STATE_KEY}.run_id is missing; start a new run without --resume.`);
+  if (!hash.run_id)
+    throw new CorruptStateError(
+      `${PRODUCER_STATE_KEY}.run_id is missing; start a new run without --resume.`,
+    );
   const run: SavedRun = {
     runId: hash.run_id,
     startMs: number('start_ms'),
@@ -136,7 +144,9 @@ function parseSavedRun(hash: Record<string, string>): SavedRun {
     generator,
   };
   if (generator.temps.length !== run.devices) {
-    throw new CorruptStateError(`${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`);
+    throw new CorruptStateError(
+      `${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`,
+    );
   }
   return run;
 }

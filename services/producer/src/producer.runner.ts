@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
 import {
   ReadingGenerator,
@@ -26,7 +26,6 @@ export class ResumeConflictError extends Error {
 /** Runs the producer: starts or resumes a run, then writes batch after batch until done or stopped. */
 @Injectable()
 export class ProducerRunner {
-  private readonly logger = new Logger(ProducerRunner.name);
   private readonly stopping = new AbortController();
   private readonly reporter = new ProgressReporter();
 
@@ -56,7 +55,9 @@ export class ProducerRunner {
           this.reporter.line('The last run is already complete; nothing to resume.');
           return null;
         }
-        this.reporter.line(`Resuming at ${new Date(saved.watermarkMs).toISOString()} in stream partition ${partitionKeyFor(saved.watermarkMs)}.`);
+        this.reporter.line(
+          `Resuming at ${new Date(saved.watermarkMs).toISOString()} in stream partition ${partitionKeyFor(saved.watermarkMs)}.`,
+        );
         return saved;
       }
       this.reporter.line('No run to resume; starting a new one.');
@@ -118,19 +119,36 @@ export class ProducerRunner {
   private async write(run: SavedRun): Promise<void> {
     const generator = ReadingGenerator.fromState(run.generator);
     const clock = clockOf(run);
-    const total = run.endMs === null ? 0 : Math.ceil((run.endMs - run.startMs) / run.intervalMs) * run.devices;
+    const total =
+      run.endMs === null ? 0 : Math.ceil((run.endMs - run.startMs) / run.intervalMs) * run.devices;
     let written = Math.ceil((run.watermarkMs - run.startMs) / run.intervalMs) * run.devices;
-    let watermarkMs = run.watermarkMs;
-    let partition = '';
-    const began = Date.now();
     const writtenAtStart = written;
-    this.metrics.watermark.set(watermarkMs / 1000);
+    const began = Date.now();
+    // Planned (sent) position runs one batch ahead of the confirmed one: the next batch is built and
+    // sent while Redis executes the current. The Lua guard keeps them in order; a failed batch
+    // makes the one behind it fail too, without writing.
+    let plannedMs = run.watermarkMs;
+    let confirmed: Promise<void> = Promise.resolve();
+    let partition = '';
+    this.metrics.watermark.set(run.watermarkMs / 1000);
     this.reporter.start(total, written);
+
+    const confirm = async (sent: Promise<number>, readings: number, watermarkMs: number) => {
+      await sent;
+      written += readings;
+      this.metrics.readingsProduced.inc(readings);
+      this.metrics.batchesWritten.inc();
+      this.metrics.watermark.set(watermarkMs / 1000);
+      this.reporter.update(
+        written,
+        ((written - writtenAtStart) * 1000) / Math.max(1, Date.now() - began),
+      );
+    };
 
     try {
       while (!this.stopping.signal.aborted) {
         this.heartbeat.beat();
-        const step = nextStep(run, watermarkMs, Date.now(), MAX_BATCH_ENTRIES);
+        const step = nextStep(run, plannedMs, Date.now(), MAX_BATCH_ENTRIES);
         if (step.kind === 'done') break;
         if (step.kind === 'wait') {
           await this.pause(Math.min(step.untilRealMs - Date.now(), 1_000));
@@ -143,27 +161,27 @@ export class ProducerRunner {
         }
         const temps = generator.next(step.ticks);
         const lastMs = step.firstMs + (step.ticks - 1) * run.intervalMs;
-        const nextWatermark = watermarkAfter(run, step.firstMs, step.ticks);
-        await this.repository.writeBatch(run, {
+        plannedMs = watermarkAfter(run, step.firstMs, step.ticks);
+        const sent = this.repository.writeBatch(run, {
           partition: key,
           firstMs: step.firstMs,
           temps,
           expireAtMs: clock.expiryFor(lastMs),
-          watermarkMs: nextWatermark,
+          watermarkMs: plannedMs,
           generator: generator.state(),
         });
-        watermarkMs = nextWatermark;
-        written += temps.length;
-        this.metrics.readingsProduced.inc(temps.length);
-        this.metrics.batchesWritten.inc();
-        this.metrics.watermark.set(watermarkMs / 1000);
-        this.reporter.update(written, ((written - writtenAtStart) * 1000) / Math.max(1, Date.now() - began));
+        await confirmed;
+        confirmed = confirm(sent, temps.length, plannedMs);
+        confirmed.catch(() => undefined); // surfaced by the next await, not as an unhandled rejection
       }
+      await confirmed;
     } finally {
       this.reporter.stop();
     }
-    if (run.endMs !== null && watermarkMs >= run.endMs) {
-      this.logger.log(`Run complete: ${written.toLocaleString('en-US')} readings up to ${new Date(run.endMs).toISOString()}.`);
+    if (run.endMs !== null && plannedMs >= run.endMs) {
+      this.reporter.line(
+        `Wrote ${written.toLocaleString('en-US')} readings up to ${new Date(run.endMs).toISOString()}.`,
+      );
     }
   }
 

@@ -36,7 +36,12 @@ export function alignToTick(run: RunParams, ms: number): number {
  * `maxEntries` readings (whole ticks of all devices), never across a day boundary (one batch,
  * one partition), never past the run's end, and in a paced run never ahead of the simulated clock.
  */
-export function nextStep(run: RunParams, watermarkMs: number, nowRealMs: number, maxEntries: number): NextStep {
+export function nextStep(
+  run: RunParams,
+  watermarkMs: number,
+  nowRealMs: number,
+  maxEntries: number,
+): NextStep {
   const firstMs = alignToTick(run, watermarkMs);
   if (run.endMs !== null && firstMs >= run.endMs) return { kind: 'done' };
 

@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  ServiceProcess,
+  eventually,
+  freePort,
+  serviceEntry,
+  startPrivateRedis,
+  type PrivateRedis,
+} from '@temps/testing';
+import { PRODUCER_STATE_KEY, partitionKeyFor } from '@temps/streams';
+import type { Redis } from 'ioredis';
+
+interface HealthBody {
+  info: Record<string, { status: string }>;
+  details: Record<string, { status: string }>;
+}
+
+const metricValue = (text: string, series: string): number | undefined => {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('producer: --follow serves health and metrics while it writes', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  let producer: ServiceProcess;
+  let base: string;
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    producer = new ServiceProcess('producer', ['--follow', '--speed', '3600', '--seed', '5'], {
+      REDIS_URL: server.url,
+      PORT: String(port),
+    });
+    await producer.waitFor('Serving /health and /metrics');
+  });
+  afterAll(async () => {
+    await producer.kill('SIGKILL');
+    await server.stop();
+  });
+
+  it('reports healthy with Redis reachable and the write loop turning', async () => {
+    const response = await fetch(`${base}/health`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as HealthBody;
+    expect(body.info.redis.status).toBe('up');
+    expect(body.info.write_loop.status).toBe('up');
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+  });
+
+  it('keeps every reading before the watermark written, at every moment', async () => {
+    for (let i = 0; i < 10; i++) {
+      const watermark = Number(await redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+      const newest = watermark - 1_000;
+      const [[id]] = await redis.xrevrange(partitionKeyFor(newest), '+', '-', 'COUNT', 1);
+      expect(Number(id.split('-')[0])).toBeGreaterThanOrEqual(newest);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  it('gives partitions lifetimes of 48-72 s at 3600x', async () => {
+    const ttl = await redis.pttl('temps:20250101');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(72_000);
+  });
+
+  it('exposes readings, batches, watermark and per-partition length, TTL and memory', async () => {
+    const text = await eventually(async () => {
+      const body = await (await fetch(`${base}/metrics`)).text();
+      return (metricValue(body, 'temps_readings_produced_total{service="producer"}') ?? 0) > 0
+        ? body
+        : null;
+    });
+    expect(metricValue(text, 'temps_producer_batches_total{service="producer"}')).toBeGreaterThan(
+      0,
+    );
+    expect(
+      metricValue(text, 'temps_producer_watermark_seconds{service="producer"}'),
+    ).toBeGreaterThanOrEqual(Date.UTC(2025, 0, 1) / 1000);
+    const partition = 'stream="temps:20250101",service="producer"';
+    expect(metricValue(text, `temps_stream_length{${partition}}`)).toBeGreaterThan(0);
+    expect(metricValue(text, `temps_stream_ttl_seconds{${partition}}`)).toBeGreaterThan(0);
+    expect(metricValue(text, `temps_stream_memory_bytes{${partition}}`)).toBeGreaterThan(0);
+    expect(metricValue(text, 'temps_redis_memory_used_bytes{service="producer"}')).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it('reports unhealthy (503) while Redis is gone, and stops cleanly on SIGTERM', async () => {
+    const other = await startPrivateRedis();
+    const port = await freePort();
+    const follower = new ServiceProcess('producer', ['--follow', '--speed', '60'], {
+      REDIS_URL: other.url,
+      PORT: String(port),
+    });
+    try {
+      await follower.waitFor('Serving /health');
+      await other.stop();
+      const down = await eventually(async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        return response.status === 503 ? ((await response.json()) as HealthBody) : null;
+      });
+      expect(down.details.redis.status).toBe('down');
+      const finished = await follower.kill('SIGTERM');
+      expect(finished.code).toBe(0);
+    } finally {
+      await follower.kill('SIGKILL');
+    }
+  });
+});
+
+describe('producer: real time from now', () => {
+  it('reduces to the seed rule: the partition expires 2 days after its newest reading', async () => {
+    const server = await startPrivateRedis();
+    const producer = new ServiceProcess(
+      'producer',
+      ['--follow', '--start', 'now', '--speed', '1'],
+      {
+        REDIS_URL: server.url,
+        PORT: String(await freePort()),
+      },
+    );
+    try {
+      const redis = server.client();
+      const key = await eventually(async () => (await redis.keys('temps:2*'))[0]);
+      await eventually(async () => (await redis.xlen(key)) >= 2);
+      const [[id]] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+      const newest = Number(id.split('-')[0]);
+      const expiresAt = Date.now() + (await redis.pttl(key));
+      expect(Math.abs(expiresAt - (newest + 2 * 86_400_000))).toBeLessThan(1_500);
+      expect(key).toBe(partitionKeyFor(newest));
+    } finally {
+      await producer.kill('SIGKILL');
+      await server.stop();
+    }
+  });
+});
+
+describe('producer: console', () => {
+  it('shows a progress bar with rate and ETA on a terminal, plain lines otherwise', async () => {
+    const server = await startPrivateRedis();
+    try {
+      const command = `${process.execPath} ${serviceEntry('producer')} --days 2 --speed 86400`;
+      const { stdout: tty } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, REDIS_URL: server.url },
+      });
+      expect(tty).toMatch(/\d+% \| [\d,]+\/172800 readings \| [\d,]+\/s \| ETA/);
+      expect(tty).toContain('Populating stream partition temps:20250102.');
+
+      const plain = new ServiceProcess('producer', ['--days', '2'], { REDIS_URL: server.url });
+      const { stdout } = await plain.exited;
+      expect(stdout).not.toContain('ETA');
+      expect(stdout).not.toContain('\u001b[');
+    } finally {
+      await server.stop();
+    }
+  });
+});
