@@ -7,9 +7,17 @@ import {
   type INestApplicationContext,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ConfigError } from './config';
 
-export class StartupError extends Error {
-  override name = 'StartupError';
+/** Ends the process with these lines on stdout and this exit code (e.g. the seed's usage hints). */
+export class ExitRequest extends Error {
+  override name = 'ExitRequest';
+  constructor(
+    readonly lines: string[],
+    readonly code = 1,
+  ) {
+    super(lines.join(' '));
+  }
 }
 
 /** The piece of a service that does its work: started once, asked to stop on SIGTERM/SIGINT. */
@@ -19,11 +27,10 @@ export interface Worker {
 }
 
 export interface ServiceSpec {
-  /** Prefix of the one-line error printed when start-up fails. */
-  name: string;
   module: DynamicModule;
   /** HTTP port for /health and /metrics; `null` for a bounded CLI run that serves nothing. */
   port: number | null;
+  /** Called once the application exists, before it serves HTTP (hybrid apps connect their transport here). */
   worker: (app: INestApplicationContext) => Worker;
   /** How long a stop may wait for the work in hand before Redis is closed under it. */
   graceMs?: number;
@@ -35,7 +42,13 @@ export interface ServiceSpec {
  * a signal arrives, then close everything and exit 0. Work still in flight when the grace period
  * ends is abandoned; every write the services make is atomic, so that is always consistent.
  */
-export function runService(spec: ServiceSpec): void {
+export function runService(name: string, build: () => ServiceSpec): void {
+  let spec: ServiceSpec;
+  try {
+    spec = build();
+  } catch (error) {
+    return exitWith(name, error as Error);
+  }
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -43,12 +56,18 @@ export function runService(spec: ServiceSpec): void {
 
   start(spec, signalled).then(
     () => process.exit(0),
-    (error: Error) => {
-      if ((error as { code?: string }).code === 'commander.helpDisplayed') process.exit(0);
-      process.stderr.write(`${spec.name}: ${error.message}\n`);
-      process.exit(1);
-    },
+    (error: Error) => exitWith(name, error),
   );
+}
+
+function exitWith(name: string, error: Error): never {
+  if (error instanceof ExitRequest) {
+    process.stdout.write(error.lines.map((line) => `${line}\n`).join(''));
+    process.exit(error.code);
+  }
+  if ((error as { code?: string }).code === 'commander.helpDisplayed') process.exit(0);
+  process.stderr.write(`${name}: ${error.message}\n`);
+  process.exit(1);
 }
 
 async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Promise<void> {
@@ -59,6 +78,7 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
       : await NestFactory.create(spec.module, options);
   let stopping = false;
   try {
+    const worker = spec.worker(app);
     if (spec.port !== null) await listen(app as INestApplication, spec.port);
     app.useLogger(
       new ConsoleLogger({
@@ -67,9 +87,8 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
       }),
     );
     if (spec.port !== null) {
-      Logger.log(`Serving /health and /metrics on port ${spec.port}`, spec.name);
+      Logger.log(`Serving /health and /metrics on port ${spec.port}`, 'HTTP');
     }
-    const worker = spec.worker(app);
     const work = worker.run();
     const outcome = await Promise.race([work.then(() => null), signalled]);
     if (outcome !== null) {
@@ -89,7 +108,7 @@ async function listen(app: INestApplication, port: number): Promise<void> {
     await app.listen(port);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new StartupError(`Port ${port} is already in use; set PORT to a free port.`);
+      throw new ConfigError(`Port ${port} is already in use; set PORT to a free port.`);
     }
     throw error;
   }

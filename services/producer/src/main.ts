@@ -9,17 +9,11 @@ import { ProducerRunner } from './producer.runner';
  * /health and /metrics on PORT. Any problem before the first write exits 1 with one line, having
  * deleted and written nothing.
  */
-try {
+runService('producer', () => {
   const config = parseProducerConfig(process.argv.slice(2));
-  runService({
-    name: 'producer',
+  return {
     module: ProducerModule.forRoot(config),
     port: config.days === null ? config.port : null,
     worker: (app) => app.get(ProducerRunner),
-  });
-} catch (error) {
-  if ((error as { code?: string }).code !== 'commander.helpDisplayed') {
-    process.stderr.write(`producer: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
-}
+  };
+});

@@ -1,5 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { redisUrlFromEnv } from '@temps/redis';
+import {
+  ConfigError,
+  booleanFromEnv,
+  parseCommandLine,
+  portFromEnv,
+  redisUrlSetting,
+} from '@temps/runtime';
 
 /** Everything the producer was asked to do, validated once at start-up. */
 export interface ProducerConfig {
@@ -22,19 +28,7 @@ export interface ProducerConfig {
 
 export type RunOption = 'start' | 'days' | 'intervalMs' | 'devices' | 'seed' | 'speed';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const BOOLEAN_ENV: Record<string, boolean> = {
-  true: true,
-  '1': true,
-  yes: true,
-  false: false,
-  '0': false,
-  no: false,
-};
 
 function integer(min: number, max: number, what: string) {
   return (raw: string): number => {
@@ -82,9 +76,7 @@ function command(): Command {
         .env('PRODUCER_DAYS'),
     )
     .addOption(
-      new Option('--follow', 'produce forever instead of a fixed number of days')
-        .conflicts('days')
-        .env('PRODUCER_FOLLOW'),
+      new Option('--follow', 'produce forever instead of a fixed number of days').conflicts('days'),
     )
     .addOption(
       new Option('--interval-ms <n>', 'simulated milliseconds between readings of a device')
@@ -110,12 +102,8 @@ function command(): Command {
         .env('PRODUCER_SPEED'),
     )
     .addOption(
-      new Option('--resume', 'continue the last run where it stopped instead of resetting').env(
-        'PRODUCER_RESUME',
-      ),
+      new Option('--resume', 'continue the last run where it stopped instead of resetting'),
     )
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) })
     .showSuggestionAfterError(true);
 }
 
@@ -128,13 +116,7 @@ export function parseProducerConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ProducerConfig {
   const program = command();
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    if (code === 'commander.helpDisplayed' || code === 'commander.version') throw error;
-    throw new ConfigError(message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
-  }
+  parseCommandLine(program, argv);
   const opts = program.opts<{
     start: number | 'now';
     days: number;
@@ -150,18 +132,14 @@ export function parseProducerConfig(
       ['cli', 'env'].includes(program.getOptionValueSource(name) ?? ''),
     ),
   );
-  const follow = flag(
-    opts.follow,
-    program.getOptionValueSource('follow'),
-    env.PRODUCER_FOLLOW,
-    'PRODUCER_FOLLOW',
-  );
-  const resume = flag(
-    opts.resume,
-    program.getOptionValueSource('resume'),
-    env.PRODUCER_RESUME,
-    'PRODUCER_RESUME',
-  );
+  // Boolean flags: the command line can only switch them on; the environment says true or false.
+  const follow =
+    opts.follow === true || booleanFromEnv('PRODUCER_FOLLOW', env.PRODUCER_FOLLOW) === true;
+  const resume =
+    opts.resume === true || booleanFromEnv('PRODUCER_RESUME', env.PRODUCER_RESUME) === true;
+  if (follow && explicit.has('days')) {
+    throw new ConfigError('--follow (PRODUCER_FOLLOW) cannot be used with --days (PRODUCER_DAYS).');
+  }
   if (follow) explicit.add('days');
   return {
     start: opts.start,
@@ -171,37 +149,8 @@ export function parseProducerConfig(
     seed: opts.seed ?? null,
     speed: opts.speed,
     resume,
-    port: port(env.PORT, 3001),
-    redisUrl: wrap(() => redisUrlFromEnv(env)),
+    port: portFromEnv(env.PORT, 3001),
+    redisUrl: redisUrlSetting(env),
     explicit,
   };
-}
-
-/** Boolean environment variables must say what they mean: commander alone treats PRODUCER_FOLLOW=false as true. */
-function flag(
-  value: boolean | undefined,
-  source: string | undefined,
-  raw: string | undefined,
-  name: string,
-): boolean {
-  if (source !== 'env' || raw === undefined) return value === true;
-  const parsed = BOOLEAN_ENV[raw.trim().toLowerCase()];
-  if (parsed === undefined) throw new ConfigError(`${name} must be true or false, got "${raw}".`);
-  return parsed;
-}
-
-export function port(raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65_535) {
-    throw new ConfigError(`PORT must be a port number (1-65535), got "${raw}".`);
-  }
-  return Number(raw);
-}
-
-function wrap<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
 }

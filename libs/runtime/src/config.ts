@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { redisUrlFromEnv } from '@temps/redis';
+
+/** A setting that cannot be used; its message is the one line the user sees. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const BOOLEANS: Record<string, boolean> = {
+  true: true,
+  '1': true,
+  yes: true,
+  false: false,
+  '0': false,
+  no: false,
+};
+
+/**
+ * Parses a command line with commander, turning its complaints (unknown option, bad value,
+ * conflicting options, with its "did you mean" hint) into a one-line ConfigError.
+ */
+export function parseCommandLine(program: Command, argv: string[]): void {
+  program.exitOverride().configureOutput({ writeErr: () => undefined });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') throw error;
+    throw new ConfigError(message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '));
+  }
+}
+
+/** A boolean environment variable must say what it means (commander alone treats "false" as set). */
+export function booleanFromEnv(name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const value = BOOLEANS[raw.trim().toLowerCase()];
+  if (value === undefined) throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+  return value;
+}
+
+export function portFromEnv(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65_535) {
+    throw new ConfigError(`PORT must be a port number (1-65535), got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+export function redisUrlSetting(env: NodeJS.ProcessEnv): string {
+  try {
+    return redisUrlFromEnv(env);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}

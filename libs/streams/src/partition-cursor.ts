@@ -1,0 +1,57 @@
+import { nextPartitionKey, partitionDayStart } from './partition-key';
+import { DAY_MS, RETENTION_MS } from './time';
+
+export type SkipReason = 'expired' | 'empty';
+
+export interface DrainedPartition {
+  /** The partition the aggregator has read to its end (or that does not exist). */
+  current: string;
+  currentExists: boolean;
+  /** Whether any entry of `current` was read (a partition read half-way and then gone has expired). */
+  currentStarted: boolean;
+  /** Partitions known to exist, in any order (a partial list is fine: it only speeds decisions up). */
+  existing: readonly string[];
+  /** The producer's watermark: every reading before it is written; null when no producer has run. */
+  watermarkMs: number | null;
+}
+
+export type Advance =
+  { kind: 'stay' } | { kind: 'move'; to: string; skipped: { key: string; reason: SkipReason }[] };
+
+/**
+ * Where to read once the current partition has nothing more to give. A partition is finished when
+ * a later one exists (the producer writes in time order) or the watermark has passed its day.
+ * From a finished partition the aggregator moves to the next day once that exists, skipping days
+ * that are finished but absent: a day the devices sent nothing, or a partition that expired before
+ * it was read.
+ */
+export function advanceWhenDrained(partition: DrainedPartition): Advance {
+  const existing = new Set(partition.existing);
+  const newest = [...existing].sort().at(-1);
+  const dayEnd = (key: string) => partitionDayStart(key)! + DAY_MS;
+  const finished = (key: string) =>
+    (newest !== undefined && newest > key) ||
+    (partition.watermarkMs !== null && partition.watermarkMs >= dayEnd(key));
+  // Gone long enough after its day that expiry explains it; otherwise the day had no readings.
+  const reasonFor = (key: string): SkipReason =>
+    partition.watermarkMs !== null && partition.watermarkMs >= dayEnd(key) + RETENTION_MS
+      ? 'expired'
+      : 'empty';
+
+  if (!finished(partition.current)) return { kind: 'stay' };
+  const skipped: { key: string; reason: SkipReason }[] = [];
+  if (!partition.currentExists) {
+    skipped.push({
+      key: partition.current,
+      reason: partition.currentStarted ? 'expired' : reasonFor(partition.current),
+    });
+  }
+  let to = nextPartitionKey(partition.current);
+  while (!existing.has(to) && finished(to)) {
+    skipped.push({ key: to, reason: reasonFor(to) });
+    to = nextPartitionKey(to);
+  }
+  // A finished partition that is still there is the place to wait for the next one to appear.
+  if (partition.currentExists && skipped.length === 0 && !existing.has(to)) return { kind: 'stay' };
+  return { kind: 'move', to, skipped };
+}

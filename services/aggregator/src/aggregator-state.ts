@@ -1,0 +1,78 @@
+import {
+  AGGREGATOR_STATE_KEY,
+  EMPTY_WINDOW,
+  HOUR_MS,
+  isEntryId,
+  isPartitionKey,
+  type WindowState,
+} from '@temps/streams';
+
+/** Where the aggregator stands: its cursor (partition and last entry read there) and its open hour. */
+export interface AggregatorState {
+  streamKey: string;
+  /** '0' before the first entry of the partition. */
+  lastId: string;
+  window: WindowState;
+}
+
+export class CorruptStateError extends Error {
+  override name = 'CorruptStateError';
+}
+
+export function initialState(streamKey: string): AggregatorState {
+  return { streamKey, lastId: '0', window: EMPTY_WINDOW };
+}
+
+/** The hash fields: the seed's four, plus the open hour and its min/max. */
+export function serializeState(state: AggregatorState): Record<string, string> {
+  return {
+    current_stream_key: state.streamKey,
+    last_message_id: state.lastId,
+    current_hourly_total: String(state.window.total),
+    current_hourly_count: String(state.window.count),
+    current_hour: String(state.window.hourStartMs),
+    current_hourly_min: String(state.window.min),
+    current_hourly_max: String(state.window.max),
+  };
+}
+
+/** Parses the saved hash, refusing anything missing or inconsistent rather than half-using it. */
+export function parseState(hash: Record<string, string>): AggregatorState {
+  const fail = (field: string, why: string): never => {
+    throw new CorruptStateError(
+      `${AGGREGATOR_STATE_KEY} is corrupted: ${field} ${why}. Start the aggregator with a partition name (e.g. temps:20250101) to reset it.`,
+    );
+  };
+  const number = (field: string, integer = false): number => {
+    const raw = hash[field];
+    if (raw === undefined || raw === '') return fail(field, 'is missing');
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+      return fail(field, `is not ${integer ? 'a whole number' : 'a number'} ("${raw}")`);
+    }
+    return value;
+  };
+
+  const streamKey = hash.current_stream_key;
+  if (streamKey === undefined) fail('current_stream_key', 'is missing');
+  if (!isPartitionKey(streamKey))
+    fail('current_stream_key', `is not a partition name ("${streamKey}")`);
+  const lastId = hash.last_message_id;
+  if (lastId === undefined) fail('last_message_id', 'is missing');
+  if (lastId !== '0' && !isEntryId(lastId))
+    fail('last_message_id', `is not an entry ID ("${lastId}")`);
+
+  const count = number('current_hourly_count', true);
+  if (count < 0) fail('current_hourly_count', 'is negative');
+  const total = number('current_hourly_total');
+  if (count === 0) return { streamKey, lastId, window: EMPTY_WINDOW };
+
+  const hourStartMs = number('current_hour', true);
+  if (hourStartMs % HOUR_MS !== 0) fail('current_hour', 'is not the start of an hour');
+  const min = number('current_hourly_min');
+  const max = number('current_hourly_max');
+  if (min > max || total < min * count || total > max * count) {
+    fail('current_hourly_total', 'does not fit its count, min and max');
+  }
+  return { streamKey, lastId, window: { hourStartMs, total, count, min, max } };
+}

@@ -1,0 +1,5 @@
+/** The event pattern the Redis Streams transport delivers partition reads to. */
+export const READINGS_PATTERN = 'temps.readings';
+
+/** Injection token for the validated AggregatorConfig. */
+export const AGGREGATOR_CONFIG = Symbol('AGGREGATOR_CONFIG');

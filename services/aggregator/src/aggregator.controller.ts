@@ -1,0 +1,16 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import type { StreamReadEvent } from '@temps/redis';
+import { READINGS_PATTERN } from './aggregator.constants';
+import { AggregatorService } from './aggregator.service';
+
+/** Receives every read of the partitions from the Redis Streams transport. */
+@Controller()
+export class AggregatorController {
+  constructor(private readonly aggregator: AggregatorService) {}
+
+  @EventPattern(READINGS_PATTERN)
+  handle(@Payload() event: StreamReadEvent): Promise<void> {
+    return this.aggregator.handle(event);
+  }
+}

@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Registry } from 'prom-client';
+
+@Injectable()
+export class AggregatorMetrics {
+  readonly readingsAggregated: Counter;
+  readonly readingsRejected: Counter<'reason'>;
+  readonly averagesWritten: Counter;
+  readonly partitionsSkipped: Counter<'reason'>;
+  readonly partition: Gauge<'stream'>;
+  readonly lag: Gauge;
+  readonly latestAverage: Gauge;
+
+  constructor(@Inject(Registry) registry: Registry) {
+    const registers = [registry];
+    this.readingsAggregated = new Counter({
+      name: 'temps_readings_aggregated_total',
+      help: 'Readings folded into hourly averages.',
+      registers,
+    });
+    this.readingsRejected = new Counter({
+      name: 'temps_readings_rejected_total',
+      help: 'Partition entries left out of the averages, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.averagesWritten = new Counter({
+      name: 'temps_averages_written_total',
+      help: 'Hourly averages added to temps:averages.',
+      registers,
+    });
+    this.partitionsSkipped = new Counter({
+      name: 'temps_partitions_skipped_total',
+      help: 'Day partitions passed over: empty (no readings that day) or expired before they were read.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.partition = new Gauge({
+      name: 'temps_aggregator_partition',
+      help: 'The partition the aggregator is reading (1 for its stream label).',
+      labelNames: ['stream'],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'temps_aggregator_lag_seconds',
+      help: "Simulated seconds between the producer's watermark and the aggregator's position.",
+      registers,
+    });
+    this.latestAverage = new Gauge({
+      name: 'temps_hourly_average_fahrenheit',
+      help: 'The latest hourly average temperature (exact mean).',
+      registers,
+    });
+    for (const reason of ['expired', 'empty']) this.partitionsSkipped.inc({ reason }, 0);
+  }
+}

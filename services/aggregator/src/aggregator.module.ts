@@ -1,0 +1,32 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { HealthModule } from '@temps/health';
+import { MetricsModule } from '@temps/metrics';
+import { RedisModule } from '@temps/redis';
+import { AGGREGATOR_CONFIG } from './aggregator.constants';
+import type { AggregatorConfig } from './aggregator-config';
+import { AggregatorController } from './aggregator.controller';
+import { AggregatorMetrics } from './aggregator.metrics';
+import { AggregatorRepository } from './aggregator.repository';
+import { AggregatorService } from './aggregator.service';
+
+@Module({})
+export class AggregatorModule {
+  static forRoot(config: AggregatorConfig): DynamicModule {
+    return {
+      module: AggregatorModule,
+      imports: [
+        RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-aggregator' }),
+        MetricsModule.forRoot({ service: 'aggregator' }),
+        // The read loop turns at least once per XREAD BLOCK timeout (1 s) unless Redis stalls it.
+        HealthModule.forRoot({ loop: 'read_loop', maxSilenceMs: 10_000 }),
+      ],
+      controllers: [AggregatorController],
+      providers: [
+        { provide: AGGREGATOR_CONFIG, useValue: config },
+        AggregatorRepository,
+        AggregatorMetrics,
+        AggregatorService,
+      ],
+    };
+  }
+}

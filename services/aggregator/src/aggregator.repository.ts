@@ -1,0 +1,116 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import {
+  AGGREGATOR_STATE_KEY,
+  AVERAGES_READER_STATE_KEY,
+  AVERAGES_STREAM,
+  PARTITION_PATTERN,
+  PRODUCER_STATE_KEY,
+  averageEntryId,
+  averageFields,
+  isPartitionKey,
+  type HourlyAverage,
+} from '@temps/streams';
+import { parseState, serializeState, type AggregatorState } from './aggregator-state';
+import { COMMIT_AGGREGATION_LUA } from './commit-aggregation.lua';
+
+/** temps:averages holds about five days of hourly averages. */
+export const AVERAGES_MAXLEN = 120;
+
+type WithCommit = Redis & {
+  commitAggregation(
+    state: string,
+    averages: string,
+    producer: string,
+    ...args: (string | number)[]
+  ): Promise<[number, string | null]>;
+};
+
+/** All of the aggregator's Redis access. */
+@Injectable()
+export class AggregatorRepository {
+  private readonly redis: WithCommit;
+
+  constructor(@Inject(Redis) redis: Redis) {
+    if (!('commitAggregation' in redis)) {
+      redis.defineCommand('commitAggregation', { numberOfKeys: 3, lua: COMMIT_AGGREGATION_LUA });
+    }
+    this.redis = redis as WithCommit;
+  }
+
+  async load(): Promise<AggregatorState | null> {
+    const hash = await this.redis.hgetall(AGGREGATOR_STATE_KEY);
+    return Object.keys(hash).length === 0 ? null : parseState(hash);
+  }
+
+  /**
+   * Starts the pipeline over from a partition: temps:averages emptied, both consumers' positions
+   * saved at their start, in one transaction, so a crash right after resumes correctly.
+   */
+  async reset(state: AggregatorState): Promise<void> {
+    await this.redis
+      .multi()
+      .del(AVERAGES_STREAM, AGGREGATOR_STATE_KEY, AVERAGES_READER_STATE_KEY)
+      .hset(AGGREGATOR_STATE_KEY, serializeState(state))
+      .hset(AVERAGES_READER_STATE_KEY, 'last_message_id', '0')
+      .exec();
+  }
+
+  /** Saves a first state only if none exists (a container starting from the oldest partition). */
+  async initialize(state: AggregatorState): Promise<boolean> {
+    const created = await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end redis.call('HSET', KEYS[1], unpack(ARGV)) return 1",
+      1,
+      AGGREGATOR_STATE_KEY,
+      ...Object.entries(serializeState(state)).flat(),
+    );
+    return created === 1;
+  }
+
+  /** Commits closed averages and the new state together; returns how many averages were added and the watermark. */
+  async commit(
+    from: AggregatorState,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+  ): Promise<{ added: number; watermarkMs: number | null }> {
+    const fields = Object.entries(serializeState(to)).flat();
+    const averages = closed.flatMap((average) => {
+      const entry = Object.entries(averageFields(average)).flat();
+      return [averageEntryId(average), entry.length / 2, ...entry];
+    });
+    const [added, watermark] = await this.redis.commitAggregation(
+      AGGREGATOR_STATE_KEY,
+      AVERAGES_STREAM,
+      PRODUCER_STATE_KEY,
+      from.streamKey,
+      from.lastId,
+      AVERAGES_MAXLEN,
+      fields.length / 2,
+      ...fields,
+      ...averages,
+    );
+    return { added, watermarkMs: parseWatermark(watermark) };
+  }
+
+  async watermark(): Promise<number | null> {
+    return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.redis.exists(key)) === 1;
+  }
+
+  /** Existing day partitions, oldest first (foreign keys such as temps:garbage are ignored). */
+  async partitions(): Promise<string[]> {
+    const keys = new Set<string>();
+    for await (const batch of this.redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
+      for (const key of batch as string[]) if (isPartitionKey(key)) keys.add(key);
+    }
+    return [...keys].sort();
+  }
+}
+
+function parseWatermark(raw: string | null | undefined): number | null {
+  const value = Number(raw);
+  return raw === null || raw === undefined || raw === '' || !Number.isFinite(value) ? null : value;
+}

@@ -1,0 +1,256 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { StreamCursor, StreamCursorSource, StreamEntry, StreamReadEvent } from '@temps/redis';
+import { ExitRequest } from '@temps/runtime';
+import {
+  DAY_MS,
+  HOUR_MS,
+  advanceWhenDrained,
+  closeThrough,
+  decodeTemp,
+  entryIdMs,
+  foldEntries,
+  nextPartitionKey,
+  partitionDayStart,
+  type HourlyAverage,
+  type WindowEntry,
+} from '@temps/streams';
+import { AGGREGATOR_CONFIG } from './aggregator.constants';
+import type { AggregatorConfig } from './aggregator-config';
+import { AggregatorMetrics } from './aggregator.metrics';
+import { AggregatorRepository } from './aggregator.repository';
+import { initialState, type AggregatorState } from './aggregator-state';
+
+const REJECTION_LOG_EVERY_MS = 10_000;
+
+/** Entries per read: large enough to amortise a round trip, small enough to commit often. */
+export const READ_BATCH = 10_000;
+
+/**
+ * The aggregating consumer: folds partition entries into hourly averages and commits each step
+ * (averages + cursor + running totals) atomically. It owns its position: the transport asks it
+ * where to read, and a step that failed to commit is simply read again.
+ */
+@Injectable()
+export class AggregatorService implements StreamCursorSource {
+  private readonly logger = new Logger('Aggregator');
+  private state: AggregatorState | null = null;
+  private waiting = false;
+  /** Whether the last read filled a whole batch, so more is probably waiting in the same partition. */
+  private backlog = false;
+  private readonly pendingRejections = new Map<string, number>();
+  private lastRejectionLog = 0;
+
+  constructor(
+    @Inject(AGGREGATOR_CONFIG) private readonly config: AggregatorConfig,
+    private readonly repository: AggregatorRepository,
+    private readonly metrics: AggregatorMetrics,
+  ) {}
+
+  /** Resets to the partition given on the command line, or resumes the saved state. */
+  async start(): Promise<void> {
+    const { partition, fromOldest } = this.config;
+    if (partition) {
+      this.state = initialState(partition);
+      await this.repository.reset(this.state);
+    } else {
+      this.state = await this.repository.load();
+      if (!this.state && fromOldest) this.state = await this.startFromOldest();
+      if (!this.state) {
+        throw new ExitRequest([
+          'No stream key and last message ID found in Redis.',
+          'Start the consumer with stream key parameter.',
+        ]);
+      }
+    }
+    this.print(
+      `Starting aggregating consumer in stream ${this.state.streamKey} at message ${this.state.lastId}.`,
+    );
+    this.metrics.partition.set({ stream: this.state.streamKey }, 1);
+  }
+
+  cursor(): StreamCursor {
+    const { streamKey, lastId } = this.current();
+    // While the partition still has a backlog, read only it; once drained, watch the next day too
+    // (its first entry means this one is complete) so either wakes the blocking read.
+    if (this.backlog) return [[streamKey, lastId]];
+    return [
+      [streamKey, lastId],
+      [nextPartitionKey(streamKey), '0'],
+    ];
+  }
+
+  async handle(event: StreamReadEvent): Promise<void> {
+    const from = this.current();
+    const read = (stream: string) => event.reads.find((r) => r.stream === stream)?.entries ?? [];
+    const here = read(from.streamKey);
+    if (here.length > 0) return this.consume(from, from, here);
+
+    const next = nextPartitionKey(from.streamKey);
+    const there = read(next);
+    if (there.length > 0) {
+      await this.consume(from, { ...from, streamKey: next, lastId: '0' }, there);
+      this.changedPartition(next);
+      return;
+    }
+    await this.whenDrained(from);
+  }
+
+  /** Folds a partition's entries into the window and commits, moving the cursor to the last one. */
+  private async consume(
+    from: AggregatorState,
+    at: AggregatorState,
+    entries: StreamEntry[],
+  ): Promise<void> {
+    const dayStart = partitionDayStart(at.streamKey)!;
+    const usable: WindowEntry[] = [];
+    const rejected = new Map<string, number>();
+    let accepted = 0;
+    for (const [id, fields] of entries) {
+      const ms = entryIdMs(id);
+      // An ID outside the partition's day would corrupt the hours: it never enters the window.
+      const temp =
+        ms < dayStart || ms >= dayStart + DAY_MS ? 'wrong_partition' : decodeTemp(fields);
+      if (typeof temp === 'number') {
+        usable.push({ ms, temp });
+        accepted++;
+        continue;
+      }
+      rejected.set(temp, (rejected.get(temp) ?? 0) + 1);
+      if (temp !== 'wrong_partition') usable.push({ ms, rejected: temp });
+    }
+    this.backlog = entries.length >= READ_BATCH;
+    const { state: window, closed } = foldEntries(at.window, usable);
+    const to = { streamKey: at.streamKey, lastId: entries[entries.length - 1][0], window };
+    const watermarkMs = await this.commit(from, to, closed);
+
+    this.metrics.readingsAggregated.inc(accepted);
+    rejected.forEach((count, reason) => this.metrics.readingsRejected.inc({ reason }, count));
+    this.reportRejections(to.streamKey, rejected);
+    this.waiting = false;
+    // Caught up, and the producer has moved past this hour or day: act now rather than after a
+    // blocking read times out.
+    const dayEnd = dayStart + DAY_MS;
+    const hourEnd = window.count > 0 ? window.hourStartMs + HOUR_MS : Infinity;
+    if (!this.backlog && watermarkMs !== null && watermarkMs >= Math.min(hourEnd, dayEnd)) {
+      await this.whenDrained(to);
+    }
+  }
+
+  /** Nothing new: close the open hour if the watermark passed it, move on if the partition is finished. */
+  private async whenDrained(from: AggregatorState): Promise<void> {
+    const [watermarkMs, exists, existing] = await Promise.all([
+      this.repository.watermark(),
+      this.repository.exists(from.streamKey),
+      this.repository.partitions(),
+    ]);
+    const closing =
+      watermarkMs === null
+        ? { state: from.window, closed: [] }
+        : closeThrough(from.window, watermarkMs);
+    const advance = advanceWhenDrained({
+      current: from.streamKey,
+      currentExists: exists,
+      currentStarted: from.lastId !== '0',
+      existing,
+      watermarkMs,
+    });
+
+    if (advance.kind === 'move') {
+      for (const { key, reason } of advance.skipped) {
+        this.metrics.partitionsSkipped.inc({ reason });
+        this.logger.warn(
+          reason === 'expired'
+            ? `Partition ${key} expired before it was fully read; continuing with the next one.`
+            : `Skipping ${key}: no readings that day.`,
+        );
+      }
+      // An hour still open is closed by the first later entry, wherever it comes from.
+      const to = { streamKey: advance.to, lastId: '0', window: closing.state };
+      await this.commit(from, to, closing.closed);
+      this.changedPartition(advance.to);
+      return;
+    }
+    const to = { ...from, window: closing.state };
+    if (closing.closed.length > 0) {
+      await this.commit(from, to, closing.closed);
+      return;
+    }
+    if (watermarkMs !== null)
+      this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(from)) / 1000);
+    if (!this.waiting) {
+      this.waiting = true;
+      this.print(`Waiting for new messages in stream ${from.streamKey}, or new stream partition.`);
+    }
+  }
+
+  /** Commits a step; returns the producer's watermark as read in the same atomic step. */
+  private async commit(
+    from: AggregatorState,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+  ): Promise<number | null> {
+    const { added, watermarkMs } = await this.repository.commit(from, to, closed);
+    this.state = to;
+    this.metrics.averagesWritten.inc(added);
+    const latest = closed[closed.length - 1];
+    if (latest) this.metrics.latestAverage.set(latest.total / latest.count);
+    if (watermarkMs !== null) {
+      this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(to)) / 1000);
+    }
+    return watermarkMs;
+  }
+
+  private changedPartition(next: string): void {
+    this.print(`Changing partition to consume stream: ${next}`);
+    this.waiting = false;
+    this.metrics.partition.reset();
+    this.metrics.partition.set({ stream: next }, 1);
+  }
+
+  /** Simulated time the aggregator has reached: its last entry, or the start of its partition. */
+  private positionMs(state: AggregatorState): number {
+    return state.lastId === '0' ? partitionDayStart(state.streamKey)! : entryIdMs(state.lastId);
+  }
+
+  private reportRejections(stream: string, rejected: Map<string, number>): void {
+    rejected.forEach((count, reason) =>
+      this.pendingRejections.set(reason, (this.pendingRejections.get(reason) ?? 0) + count),
+    );
+    if (
+      this.pendingRejections.size === 0 ||
+      Date.now() - this.lastRejectionLog < REJECTION_LOG_EVERY_MS
+    )
+      return;
+    const summary = [...this.pendingRejections]
+      .map(([reason, count]) => `${reason}: ${count}`)
+      .join(', ');
+    this.logger.warn(
+      `Left unusable entries out of the averages (${summary}), latest in ${stream}.`,
+    );
+    this.pendingRejections.clear();
+    this.lastRejectionLog = Date.now();
+  }
+
+  private current(): AggregatorState {
+    if (!this.state) throw new Error('The aggregator has not started.');
+    return this.state;
+  }
+
+  /** A container's first start: begin at the oldest partition, waiting for the producer if need be. */
+  private async startFromOldest(): Promise<AggregatorState | null> {
+    for (let announced = false; ; announced = true) {
+      const [oldest] = await this.repository.partitions();
+      if (oldest) {
+        const state = initialState(oldest);
+        return (await this.repository.initialize(state)) ? state : this.repository.load();
+      }
+      if (!announced) this.print('Waiting for the first stream partition.');
+      await sleep(1_000);
+    }
+  }
+
+  private print(line: string): void {
+    process.stdout.write(`${line}\n`);
+  }
+}

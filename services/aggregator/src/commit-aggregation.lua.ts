@@ -1,0 +1,47 @@
+/**
+ * Commits one step of the aggregator atomically: the hourly averages it closed and its new cursor
+ * and running totals. Nothing is written unless the saved cursor is still the one this step started
+ * from, so a step is applied exactly once even if it is retried or another aggregator interferes.
+ * An average whose hour is already in temps:averages (its ID derives from the hour) is not added again.
+ *
+ * KEYS[1] aggregating_consumer_state   KEYS[2] temps:averages   KEYS[3] producer_state
+ * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
+ * ARGV[4] number of state field/value pairs (n), then the pairs, then the averages, each as
+ *         its ID, its field count (m) and m field/value pairs.
+ * Returns { averages added, producer watermark or false }.
+ */
+export const COMMIT_AGGREGATION_LUA = `
+local state, averages, producer = KEYS[1], KEYS[2], KEYS[3]
+local saved = redis.call('HMGET', state, 'current_stream_key', 'last_message_id')
+if saved[1] ~= ARGV[1] or saved[2] ~= ARGV[2] then
+  return redis.error_reply('STALE_STATE aggregating_consumer_state moved on: expected ' .. ARGV[1] .. ' ' .. ARGV[2])
+end
+
+local function ms_of(id)
+  return tonumber(string.match(id, '^(%d+)'))
+end
+local top = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 1)
+local topMs = top[1] and ms_of(top[1][1]) or -1
+
+local pairs = tonumber(ARGV[4])
+local fields = {}
+for i = 5, 4 + 2 * pairs do fields[#fields + 1] = ARGV[i] end
+
+local added = 0
+local i = 5 + 2 * pairs
+while i <= #ARGV do
+  local id, count = ARGV[i], tonumber(ARGV[i + 1])
+  if ms_of(id) > topMs then
+    local args = { 'XADD', averages, 'MAXLEN', '=', ARGV[3], id }
+    for j = i + 2, i + 1 + 2 * count do args[#args + 1] = ARGV[j] end
+    redis.call(unpack(args))
+    topMs = ms_of(id)
+    added = added + 1
+  end
+  i = i + 2 + 2 * count
+end
+
+redis.call('HSET', state, unpack(fields))
+local watermark = redis.call('HGET', producer, 'watermark_ms')
+return { added, watermark }
+`;
