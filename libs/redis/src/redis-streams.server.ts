@@ -97,7 +97,10 @@ export class RedisStreamsServer
   private async run(reader: Redis): Promise<void> {
     const { pattern, source, count = 10_000, blockMs = 1_000, onTurn } = this.options;
     const read = async (cursor: StreamCursor, block: boolean): Promise<StreamReadEvent> => {
-      const streams = [...cursor.map(([stream]) => stream), ...cursor.map(([, afterId]) => afterId)];
+      const streams = [
+        ...cursor.map(([stream]) => stream),
+        ...cursor.map(([, afterId]) => afterId),
+      ];
       const reply = block
         ? await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams)
         : await reader.xread('COUNT', count, 'STREAMS', ...streams);
@@ -126,7 +129,11 @@ export class RedisStreamsServer
           ahead = { cursor: next, event: read(next, false) };
           ahead.event.catch(() => undefined); // awaited (or discarded) on the next turn
         }
-        await this.handleEvent(pattern, { pattern, data: event }, new RedisStreamsContext([cursor]));
+        await this.handleEvent(
+          pattern,
+          { pattern, data: event },
+          new RedisStreamsContext([cursor]),
+        );
       } catch (error) {
         if (this.stopping) break;
         this.reportError(error as Error);
@@ -151,5 +158,7 @@ function advance(cursor: StreamCursor, event: StreamReadEvent): StreamCursor {
 }
 
 function sameCursor(a: StreamCursor, b: StreamCursor): boolean {
-  return a.length === b.length && a.every(([stream, id], i) => stream === b[i][0] && id === b[i][1]);
+  return (
+    a.length === b.length && a.every(([stream, id], i) => stream === b[i][0] && id === b[i][1])
+  );
 }

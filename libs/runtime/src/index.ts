@@ -1,2 +1,3 @@
 export * from './config';
 export * from './run-service';
+export * from './stream-consumer';

@@ -80,12 +80,7 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
   try {
     const worker = spec.worker(app);
     if (spec.port !== null) await listen(app as INestApplication, spec.port);
-    app.useLogger(
-      new ConsoleLogger({
-        logLevels: ['log', 'warn', 'error'],
-        colors: Boolean(process.stdout.isTTY),
-      }),
-    );
+    app.useLogger(new ServiceLogger({ colors: Boolean(process.stdout.isTTY) }));
     if (spec.port !== null) {
       Logger.log(`Serving /health and /metrics on port ${spec.port}`, 'HTTP');
     }
@@ -100,6 +95,24 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
     if (!stopping) throw error;
   } finally {
     await app.close();
+  }
+}
+
+/** Nest's own start-up chatter stays out of the console: the services print what matters. */
+class ServiceLogger extends ConsoleLogger {
+  private static readonly quiet = new Set([
+    'NestFactory',
+    'InstanceLoader',
+    'RoutesResolver',
+    'RouterExplorer',
+    'NestApplication',
+    'NestMicroservice',
+  ]);
+
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    const context = optionalParams[optionalParams.length - 1];
+    if (typeof context === 'string' && ServiceLogger.quiet.has(context)) return;
+    super.log(message, ...optionalParams);
   }
 }
 

@@ -3,6 +3,7 @@ import type { HourlyAverage } from './hourly-window';
 /**
  * How an hourly average is laid out in temps:averages: the seed's fields (`hour`, `date`,
  * `average_temp_f` as the integer part, `num_observations`) plus the exact mean, min and max.
+ * (The commit adds `seq`, the average's number in the stream.)
  * Its entry ID derives from the hour, so writing the same hour twice is refused by Redis.
  */
 export function averageEntryId(average: HourlyAverage): string {
@@ -18,7 +19,7 @@ export function averageFields(average: HourlyAverage): Record<string, string> {
   return {
     hour: String(date.getUTCHours()),
     date: `${yyyy}/${mm}/${dd}`,
-    average_temp_f: String(Math.floor(mean)),
+    average_temp_f: String(Math.trunc(mean)),
     num_observations: String(average.count),
     mean_temp_f: mean.toFixed(4),
     min_temp_f: String(average.min),
@@ -26,7 +27,35 @@ export function averageFields(average: HourlyAverage): Record<string, string> {
   };
 }
 
+export interface AverageMessage {
+  date: string;
+  hour: string;
+  averageTempF: string;
+  observations: string;
+  /** The average's number in temps:averages (1, 2, …). */
+  seq: number;
+}
+
+/** Reads an averages entry's flat field list; null when a field the reader needs is missing or malformed. */
+export function decodeAverage(fields: readonly string[]): AverageMessage | null {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
+  const [date, hour, averageTempF, observations, seq] = [
+    'date',
+    'hour',
+    'average_temp_f',
+    'num_observations',
+    'seq',
+  ].map((name) => map.get(name));
+  if (!date || !/^\d{4}\/\d{2}\/\d{2}$/.test(date)) return null;
+  if (!hour || !/^\d{1,2}$/.test(hour) || Number(hour) > 23) return null;
+  if (!averageTempF || !/^-?\d+$/.test(averageTempF)) return null;
+  if (!observations || !/^\d+$/.test(observations)) return null;
+  if (!seq || !/^\d+$/.test(seq)) return null;
+  return { date, hour, averageTempF, observations, seq: Number(seq) };
+}
+
 /** The averages reader's line for an entry (the seed's wording). */
-export function describeAverage(fields: Record<string, string>): string {
-  return `Average temperature for ${fields.date} at ${fields.hour} was ${fields.average_temp_f}F (${fields.num_observations} observations).`;
+export function describeAverage(message: AverageMessage): string {
+  return `Average temperature for ${message.date} at ${message.hour} was ${message.averageTempF}F (${message.observations} observations).`;
 }

@@ -30,12 +30,14 @@ export type RejectReason = 'missing_temp' | 'not_a_number' | 'out_of_range' | 'u
  */
 export function decodeTemp(fields: readonly string[]): number | RejectReason {
   let temp: string | undefined;
+  let unexpected = false;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
     if (name === TEMP_FIELD) temp = fields[i + 1];
-    else if (name !== DEVICE_FIELD) return 'unexpected_field';
+    else if (name !== DEVICE_FIELD) unexpected = true;
   }
   if (temp === undefined) return 'missing_temp';
+  if (unexpected) return 'unexpected_field';
   if (!NUMBER.test(temp)) return 'not_a_number';
   const value = Number(temp);
   return value < PLAUSIBLE_TEMP_F.min || value > PLAUSIBLE_TEMP_F.max ? 'out_of_range' : value;

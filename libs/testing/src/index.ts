@@ -2,3 +2,4 @@ export * from './free-port';
 export * from './private-redis';
 export * from './redis-snapshot';
 export * from './service-process';
+export * from './expected-averages';

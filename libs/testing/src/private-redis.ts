@@ -34,7 +34,7 @@ function useContainer(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
 }
 
-async function startProcess(options: PrivateRedisOptions): Promise<PrivateRedis> {
+async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'temps-redis-'));
   const auth = options.password ? ['--requirepass', options.password] : [];
@@ -54,25 +54,36 @@ async function startProcess(options: PrivateRedisOptions): Promise<PrivateRedis>
       ...auth,
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'ignore'] },
   );
-  const spawnFailure = new Promise<never>((_, reject) =>
-    server.once('error', (error) =>
-      reject(
-        new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`),
-      ),
-    ),
-  );
-  const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;
-  await Promise.race([waitUntilReady(url), spawnFailure]);
-  return handle(url, port, async () => {
-    if (server.exitCode === null) {
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
+  };
+  const failed = new Promise<never>((_, reject) => {
+    server.once('error', (error) =>
+      reject(
+        new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`),
+      ),
+    );
+    server.once('exit', () => reject(new Error(`redis-server exited (port ${port} taken?)`)));
   });
+  const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;
+  try {
+    // The port was free a moment ago; make sure the server answering on it is this one.
+    await Promise.race([waitUntilReady(url, server.pid), failed]);
+  } catch (error) {
+    await stop();
+    if (attempts > 1 && !String(error).includes('install'))
+      return startProcess(options, attempts - 1);
+    throw error;
+  }
+  failed.catch(() => undefined);
+  return handle(url, port, stop);
 }
 
 async function startContainer(options: PrivateRedisOptions): Promise<PrivateRedis> {
@@ -103,14 +114,16 @@ function handle(url: string, port: number, stopServer: () => Promise<void>): Pri
   };
 }
 
-async function waitUntilReady(url: string, timeoutMs = 10_000): Promise<void> {
+async function waitUntilReady(url: string, pid?: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
-      await probe.ping();
+      const info = await probe.info('server');
+      const serving = Number(/process_id:(\d+)/.exec(info)?.[1]);
+      if (pid !== undefined && serving !== pid) throw new Error(`port taken by process ${serving}`);
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;

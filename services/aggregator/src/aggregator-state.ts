@@ -15,6 +15,9 @@ export interface AggregatorState {
   window: WindowState;
 }
 
+const WHOLE = /^-?\d+$/;
+const DECIMAL = /^-?\d+(\.\d+)?(e[-+]\d+)?$/;
+
 export class CorruptStateError extends Error {
   override name = 'CorruptStateError';
 }
@@ -47,7 +50,7 @@ export function parseState(hash: Record<string, string>): AggregatorState {
     const raw = hash[field];
     if (raw === undefined || raw === '') return fail(field, 'is missing');
     const value = Number(raw);
-    if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    if (!(integer ? WHOLE : DECIMAL).test(raw) || !Number.isFinite(value)) {
       return fail(field, `is not ${integer ? 'a whole number' : 'a number'} ("${raw}")`);
     }
     return value;
@@ -71,7 +74,9 @@ export function parseState(hash: Record<string, string>): AggregatorState {
   if (hourStartMs % HOUR_MS !== 0) fail('current_hour', 'is not the start of an hour');
   const min = number('current_hourly_min');
   const max = number('current_hourly_max');
-  if (min > max || total < min * count || total > max * count) {
+  // Sums of decimal readings drift in the last bits: allow for rounding, not for nonsense.
+  const slack = 1e-9 * Math.max(1, Math.abs(total));
+  if (min > max || total < min * count - slack || total > max * count + slack) {
     fail('current_hourly_total', 'does not fit its count, min and max');
   }
   return { streamKey, lastId, window: { hourStartMs, total, count, min, max } };

@@ -3,6 +3,8 @@
  * and running totals. Nothing is written unless the saved cursor is still the one this step started
  * from, so a step is applied exactly once even if it is retried or another aggregator interferes.
  * An average whose hour is already in temps:averages (its ID derives from the hour) is not added again.
+ * Each average also gets `seq`, its number in the stream (XINFO entries-added + 1), so a reader can
+ * tell how many averages the MAXLEN cap trimmed away before it read them.
  *
  * KEYS[1] aggregating_consumer_state   KEYS[2] temps:averages   KEYS[3] producer_state
  * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
@@ -27,6 +29,14 @@ local pairs = tonumber(ARGV[4])
 local fields = {}
 for i = 5, 4 + 2 * pairs do fields[#fields + 1] = ARGV[i] end
 
+local seq = 0
+if redis.call('EXISTS', averages) == 1 then
+  local info = redis.call('XINFO', 'STREAM', averages)
+  for k = 1, #info, 2 do
+    if info[k] == 'entries-added' then seq = info[k + 1] end
+  end
+end
+
 local added = 0
 local i = 5 + 2 * pairs
 while i <= #ARGV do
@@ -34,6 +44,9 @@ while i <= #ARGV do
   if ms_of(id) > topMs then
     local args = { 'XADD', averages, 'MAXLEN', '=', ARGV[3], id }
     for j = i + 2, i + 1 + 2 * count do args[#args + 1] = ARGV[j] end
+    seq = seq + 1
+    args[#args + 1] = 'seq'
+    args[#args + 1] = tostring(seq)
     redis.call(unpack(args))
     topMs = ms_of(id)
     added = added + 1

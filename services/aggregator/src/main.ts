@@ -1,9 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
-import { Heartbeat } from '@temps/health';
-import { RedisStreamsServer } from '@temps/redis';
-import { runService } from '@temps/runtime';
-import { Redis } from 'ioredis';
+import { runService, streamConsumerWorker } from '@temps/runtime';
 import { READINGS_PATTERN } from './aggregator.constants';
 import { parseAggregatorConfig } from './aggregator-config';
 import { AggregatorModule } from './aggregator.module';
@@ -18,26 +14,11 @@ runService('aggregator', () => {
   return {
     module: AggregatorModule.forRoot(config),
     port: config.port,
-    worker: (context) => {
-      const app = context as INestApplication;
-      const aggregator = app.get(AggregatorService);
-      const heartbeat = app.get(Heartbeat);
-      const transport = new RedisStreamsServer({
-        redis: app.get(Redis),
+    worker: (app) =>
+      streamConsumerWorker(app, {
         pattern: READINGS_PATTERN,
-        source: aggregator,
+        consumer: app.get(AggregatorService),
         count: READ_BATCH,
-        onTurn: () => heartbeat.beat(),
-      });
-      app.connectMicroservice({ strategy: transport });
-      return {
-        run: async () => {
-          await aggregator.start();
-          await app.startAllMicroservices();
-          await transport.finished;
-        },
-        stop: () => void transport.close(),
-      };
-    },
+      }),
   };
 });

@@ -1,0 +1,285 @@
+import fc from 'fast-check';
+import {
+  AGGREGATOR_STATE_KEY,
+  DAY_MS,
+  EMPTY_WINDOW,
+  HOUR_MS,
+  foldEntries,
+  partitionKeyFor,
+  type WindowState,
+} from '@temps/streams';
+import {
+  CorruptStateError,
+  initialState,
+  parseState,
+  serializeState,
+  type AggregatorState,
+} from './aggregator-state';
+
+const H2025 = Date.UTC(2025, 0, 1);
+
+const streamKeyArb = fc
+  .integer({ min: Date.UTC(2000, 0, 1) / DAY_MS, max: Date.UTC(2400, 0, 1) / DAY_MS })
+  .map((day) => partitionKeyFor(day * DAY_MS));
+
+const lastIdArb = fc.oneof(
+  fc.constant('0'),
+  fc
+    .tuple(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat({ max: 1000 }))
+    .map(([ms, seq]) => `${ms}-${seq}`),
+);
+
+const openWindowArb: fc.Arbitrary<WindowState> = fc
+  .record({
+    hour: fc.integer({ min: Date.UTC(2000, 0, 1) / HOUR_MS, max: Date.UTC(2400, 0, 1) / HOUR_MS }),
+    count: fc.integer({ min: 1, max: 100_000 }),
+    a: fc.integer({ min: -200, max: 300 }),
+    b: fc.integer({ min: -200, max: 300 }),
+    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  .map(({ hour, count, a, b, fraction }) => {
+    const min = Math.min(a, b);
+    const max = Math.max(a, b);
+    const total = min * count + Math.round((max - min) * count * fraction);
+    return { hourStartMs: hour * HOUR_MS, total, count, min, max };
+  });
+
+const stateArb: fc.Arbitrary<AggregatorState> = fc.record({
+  streamKey: streamKeyArb,
+  lastId: lastIdArb,
+  window: fc.oneof(fc.constant(EMPTY_WINDOW), openWindowArb),
+});
+
+const validHash = (): Record<string, string> =>
+  serializeState({
+    streamKey: 'temps:20250101',
+    lastId: '1735689600000-0',
+    window: { hourStartMs: H2025, total: 150, count: 3, min: 40, max: 60 },
+  });
+
+function corruptionOf(hash: Record<string, string>): CorruptStateError {
+  try {
+    parseState(hash);
+  } catch (error) {
+    if (error instanceof CorruptStateError) return error;
+    throw error;
+  }
+  throw new Error(`parseState accepted ${JSON.stringify(hash)}`);
+}
+
+function without(hash: Record<string, string>, field: string): Record<string, string> {
+  const copy = { ...hash };
+  delete copy[field];
+  return copy;
+}
+
+describe('aggregator state', () => {
+  it('starts at the beginning of a partition with no open hour', () => {
+    expect(initialState('temps:20250101')).toEqual({
+      streamKey: 'temps:20250101',
+      lastId: '0',
+      window: EMPTY_WINDOW,
+    });
+  });
+
+  it('serializes to the seed field names plus the open hour', () => {
+    expect(validHash()).toEqual({
+      current_stream_key: 'temps:20250101',
+      last_message_id: '1735689600000-0',
+      current_hourly_total: '150',
+      current_hourly_count: '3',
+      current_hour: String(H2025),
+      current_hourly_min: '40',
+      current_hourly_max: '60',
+    });
+  });
+
+  it('round-trips the initial state', () => {
+    const state = initialState('temps:20250101');
+    expect(parseState(serializeState(state))).toEqual(state);
+  });
+
+  it('round-trips any valid state', () => {
+    fc.assert(
+      fc.property(stateArb, (state) => {
+        expect(parseState(serializeState(state))).toEqual(state);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('round-trips the states foldEntries produces from integer readings', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -200, max: 300 }), { minLength: 1, maxLength: 200 }),
+        (temps) => {
+          const { state: window } = foldEntries(
+            EMPTY_WINDOW,
+            temps.map((temp, i) => ({ ms: H2025 + i, temp })),
+          );
+          const state = { streamKey: 'temps:20250101', lastId: `${H2025}-0`, window };
+          expect(parseState(serializeState(state))).toEqual(state);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('round-trips a decimal open hour', () => {
+    const state: AggregatorState = {
+      streamKey: 'temps:20250101',
+      lastId: '0',
+      window: { hourStartMs: H2025, total: 145.5, count: 2, min: 72.5, max: 73 },
+    };
+    expect(parseState(serializeState(state))).toEqual(state);
+  });
+
+  // Repeated floating-point addition drifts past min*count or max*count (ten readings of 0.1°F
+  // total 0.9999999999999999 < 0.1 * 10): the check must allow for it.
+  it('round-trips an open hour of identical decimal readings (floating-point drift)', () => {
+    const { state: window } = foldEntries(
+      EMPTY_WINDOW,
+      Array.from({ length: 10 }, (_, i) => ({ ms: H2025 + i, temp: 0.1 })),
+    );
+    const state = { streamKey: 'temps:20250101', lastId: '0', window };
+    expect(parseState(serializeState(state))).toEqual(state);
+  });
+
+  it('ignores the open-hour fields when the count is 0', () => {
+    const hash = {
+      ...serializeState(initialState('temps:20250101')),
+      current_hour: 'garbage',
+      current_hourly_min: 'x',
+    };
+    expect(parseState(hash).window).toEqual(EMPTY_WINDOW);
+    expect(parseState(without(without(hash, 'current_hour'), 'current_hourly_max')).window).toEqual(
+      EMPTY_WINDOW,
+    );
+  });
+
+  describe('refuses a corrupted hash with CorruptStateError naming the field', () => {
+    const cases: [string, string, (hash: Record<string, string>) => Record<string, string>][] = [
+      ['missing current_stream_key', 'current_stream_key', (h) => without(h, 'current_stream_key')],
+      [
+        'a non-partition current_stream_key',
+        'current_stream_key',
+        (h) => ({ ...h, current_stream_key: 'temps:garbage' }),
+      ],
+      [
+        'the averages stream as current_stream_key',
+        'current_stream_key',
+        (h) => ({ ...h, current_stream_key: 'temps:averages' }),
+      ],
+      [
+        'an impossible day as current_stream_key',
+        'current_stream_key',
+        (h) => ({ ...h, current_stream_key: 'temps:20250230' }),
+      ],
+      ['missing last_message_id', 'last_message_id', (h) => without(h, 'last_message_id')],
+      ['garbage last_message_id', 'last_message_id', (h) => ({ ...h, last_message_id: 'garbage' })],
+      ['empty last_message_id', 'last_message_id', (h) => ({ ...h, last_message_id: '' })],
+      ['half an entry ID', 'last_message_id', (h) => ({ ...h, last_message_id: '12-' })],
+      [
+        'missing current_hourly_count',
+        'current_hourly_count',
+        (h) => without(h, 'current_hourly_count'),
+      ],
+      [
+        'non-integer current_hourly_count',
+        'current_hourly_count',
+        (h) => ({ ...h, current_hourly_count: '1.5' }),
+      ],
+      [
+        'non-numeric current_hourly_count',
+        'current_hourly_count',
+        (h) => ({ ...h, current_hourly_count: 'three' }),
+      ],
+      [
+        'negative current_hourly_count',
+        'current_hourly_count',
+        (h) => ({ ...h, current_hourly_count: '-1' }),
+      ],
+      [
+        'missing current_hourly_total',
+        'current_hourly_total',
+        (h) => without(h, 'current_hourly_total'),
+      ],
+      [
+        'non-numeric current_hourly_total',
+        'current_hourly_total',
+        (h) => ({ ...h, current_hourly_total: 'NaN' }),
+      ],
+      ['missing current_hour when count > 0', 'current_hour', (h) => without(h, 'current_hour')],
+      [
+        'current_hour off an hour boundary',
+        'current_hour',
+        (h) => ({ ...h, current_hour: String(H2025 + 1) }),
+      ],
+      [
+        'current_hour in the middle of an hour',
+        'current_hour',
+        (h) => ({ ...h, current_hour: String(H2025 + 30 * 60_000) }),
+      ],
+      ['non-integer current_hour', 'current_hour', (h) => ({ ...h, current_hour: '1.5' })],
+      ['missing current_hourly_min', 'current_hourly_min', (h) => without(h, 'current_hourly_min')],
+      ['missing current_hourly_max', 'current_hourly_max', (h) => without(h, 'current_hourly_max')],
+      [
+        'total above max * count',
+        'current_hourly_total',
+        (h) => ({ ...h, current_hourly_total: '181' }),
+      ],
+      [
+        'total below min * count',
+        'current_hourly_total',
+        (h) => ({ ...h, current_hourly_total: '119' }),
+      ],
+      [
+        'min above max',
+        'current_hourly_total',
+        (h) => ({ ...h, current_hourly_min: '61', current_hourly_max: '60' }),
+      ],
+      [
+        'a count that does not fit the total',
+        'current_hourly_total',
+        (h) => ({ ...h, current_hourly_count: '100' }),
+      ],
+    ];
+
+    it.each(cases)('%s', (_label, field, corrupt) => {
+      const error = corruptionOf(corrupt(validHash()));
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe('CorruptStateError');
+      expect(error.message).toContain(`${AGGREGATOR_STATE_KEY} is corrupted: ${field} `);
+      expect(error.message).toContain('temps:20250101');
+    });
+
+    it('refuses a missing current_stream_key even on an otherwise empty hash', () => {
+      expect(corruptionOf({}).message).toContain('current_stream_key');
+    });
+
+    it('refuses any total outside [min * count, max * count]', () => {
+      fc.assert(
+        fc.property(openWindowArb, fc.integer({ min: 1, max: 1000 }), fc.boolean(), (w, by, up) => {
+          const window = { ...w, total: up ? w.max * w.count + by : w.min * w.count - by };
+          const hash = serializeState({ streamKey: 'temps:20250101', lastId: '0', window });
+          expect(corruptionOf(hash).message).toContain('current_hourly_total');
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+    it('refuses any current_hour that is not on an hour boundary', () => {
+      fc.assert(
+        fc.property(openWindowArb, fc.integer({ min: 1, max: HOUR_MS - 1 }), (w, offset) => {
+          const hash = serializeState({
+            streamKey: 'temps:20250101',
+            lastId: '0',
+            window: { ...w, hourStartMs: w.hourStartMs + offset },
+          });
+          expect(corruptionOf(hash).message).toContain('current_hour ');
+        }),
+        { numRuns: 100 },
+      );
+    });
+  });
+});

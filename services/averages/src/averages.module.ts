@@ -1,0 +1,31 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { HealthModule } from '@temps/health';
+import { MetricsModule } from '@temps/metrics';
+import { RedisModule } from '@temps/redis';
+import type { AveragesConfig } from './averages-config';
+import { AveragesController } from './averages.controller';
+import { AveragesMetrics } from './averages.metrics';
+import { AveragesRepository } from './averages.repository';
+import { AveragesService } from './averages.service';
+import { AVERAGES_CONFIG } from './averages.constants';
+
+@Module({})
+export class AveragesModule {
+  static forRoot(config: AveragesConfig): DynamicModule {
+    return {
+      module: AveragesModule,
+      imports: [
+        RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-averages' }),
+        MetricsModule.forRoot({ service: 'averages' }),
+        HealthModule.forRoot({ loop: 'read_loop', maxSilenceMs: 10_000 }),
+      ],
+      controllers: [AveragesController],
+      providers: [
+        { provide: AVERAGES_CONFIG, useValue: config },
+        AveragesRepository,
+        AveragesMetrics,
+        AveragesService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { AVERAGES_READER_STATE_KEY, isEntryId } from '@temps/streams';
+
+export interface ReaderState {
+  /** The last temps:averages entry handled ('0' before the first). */
+  lastId: string;
+  /** Its `seq`: how many averages the reader has seen or knows it missed. */
+  lastSeq: number;
+}
+
+export class CorruptStateError extends Error {
+  override name = 'CorruptStateError';
+}
+
+/** The averages reader's own state; it writes nothing else. */
+@Injectable()
+export class AveragesRepository {
+  constructor(@Inject(Redis) private readonly redis: Redis) {}
+
+  async load(): Promise<ReaderState | null> {
+    const hash = await this.redis.hgetall(AVERAGES_READER_STATE_KEY);
+    if (Object.keys(hash).length === 0) return null;
+    const { last_message_id: lastId, last_seq: rawSeq = '0' } = hash;
+    if (lastId === undefined || (lastId !== '0' && !isEntryId(lastId))) {
+      throw new CorruptStateError(
+        `${AVERAGES_READER_STATE_KEY}.last_message_id is missing or not an entry ID ("${lastId ?? ''}"); delete the key or restart the consumers with a partition name.`,
+      );
+    }
+    if (!/^\d+$/.test(rawSeq)) {
+      throw new CorruptStateError(
+        `${AVERAGES_READER_STATE_KEY}.last_seq is not a whole number ("${rawSeq}").`,
+      );
+    }
+    return { lastId, lastSeq: Number(rawSeq) };
+  }
+
+  async save(state: ReaderState): Promise<void> {
+    await this.redis.hset(AVERAGES_READER_STATE_KEY, {
+      last_message_id: state.lastId,
+      last_seq: String(state.lastSeq),
+    });
+  }
+}

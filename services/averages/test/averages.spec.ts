@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  ServiceProcess,
+  eventually,
+  freePort,
+  runService,
+  startPrivateRedis,
+  workspaceRoot,
+  type PrivateRedis,
+} from '@temps/testing';
+import type { Redis } from 'ioredis';
+
+const LINE =
+  /^Average temperature for \d{4}\/\d{2}\/\d{2} at \d{1,2} was \d+F \(\d+ observations\)\.$/;
+
+describe('averages reader', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  let running: ServiceProcess[] = [];
+  const env = () => ({ REDIS_URL: server.url });
+  async function start(service: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
+    const port = await freePort();
+    const child = new ServiceProcess(service, args, { ...env(), PORT: String(port), ...extra });
+    running.push(child);
+    return { child, base: `http://127.0.0.1:${port}` };
+  }
+  /** Averages for `days` days, made by the real producer and aggregator. */
+  async function averagesFor(days: number) {
+    await runService('producer', ['--days', String(days), '--seed', '6'], env());
+    const { child } = await start('aggregator', ['temps:20250101']);
+    await eventually(
+      async () =>
+        Number(
+          await redis
+            .hget('aggregating_consumer_state', 'current_stream_key')
+            .then((k) => k?.slice(-2)),
+        ) === days &&
+        (await redis.hget('aggregating_consumer_state', 'current_hourly_count')) === '0',
+      60_000,
+    );
+    await child.kill('SIGTERM');
+  }
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client();
+  });
+  afterEach(async () => {
+    await Promise.all(running.map((p) => p.kill('SIGKILL')));
+    running = [];
+  });
+  afterAll(() => server.stop());
+  beforeEach(() => redis.flushall());
+
+  it('prints every average in the seed wording, saves last_message_id and resumes after it', async () => {
+    await averagesFor(2);
+    const { child: first } = await start('averages');
+    await first.waitFor('Waiting for new messages in stream temps:averages');
+    const lines = first.stdout.split('\n').filter((l) => l.startsWith('Average'));
+    expect(lines).toHaveLength(48);
+    expect(lines.every((l) => LINE.test(l))).toBe(true);
+    expect(lines[0]).toMatch(
+      /^Average temperature for 2025\/01\/01 at 0 was \d+F \(3600 observations\)\.$/,
+    );
+    expect(first.stdout).toContain(
+      'Starting averages consumer in stream temps:averages at message 0.',
+    );
+    const [[lastId]] = await redis.xrevrange('temps:averages', '+', '-', 'COUNT', 1);
+    expect(await redis.hget('averages_consumer_state', 'last_message_id')).toBe(lastId);
+    await first.kill('SIGKILL');
+
+    const { child: second } = await start('averages');
+    await second.waitFor('Waiting for new messages');
+    expect(second.stdout).toContain(
+      `Starting averages consumer in stream temps:averages at message ${lastId}.`,
+    );
+    expect(second.stdout).not.toContain('Average temperature');
+  });
+
+  it('says how many averages it missed when the cap trimmed them before it read them', async () => {
+    await averagesFor(10);
+    const { child, base } = await start('averages');
+    await child.waitFor('Waiting for new messages');
+    expect(child.stdout).toContain(
+      'Missed 120 hourly averages: trimmed from temps:averages (MAXLEN) before they were read.',
+    );
+    expect(child.stdout.split('\n').filter((l) => LINE.test(l))).toHaveLength(120);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^temps_averages_read_total\{service="averages"\} 120$/m);
+    expect(metrics).toMatch(/^temps_averages_missed_total\{service="averages"\} 120$/m);
+    const health = (await (await fetch(`${base}/health`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
+  });
+
+  it('prints in yellow on a terminal (FORCE_COLOR), plainly otherwise, and skips malformed entries', async () => {
+    await redis.xadd('temps:averages', '1000-0', 'hour', 'x');
+    await redis.xadd(
+      'temps:averages',
+      '2000-0',
+      'hour',
+      '3',
+      'date',
+      '2025/01/01',
+      'average_temp_f',
+      '50',
+      'num_observations',
+      '3600',
+      'seq',
+      '2',
+    );
+    const { child } = await start('averages', [], { FORCE_COLOR: '1' });
+    await child.waitFor('Waiting for new messages');
+    expect(child.stdout).toContain(
+      '\u001b[33mAverage temperature for 2025/01/01 at 3 was 50F (3600 observations).\u001b[0m',
+    );
+    expect(child.stdout + child.stderr).toContain(
+      'Skipping temps:averages entry 1000-0: not an hourly average.',
+    );
+    await child.kill('SIGKILL');
+    await redis.del('averages_consumer_state');
+    const { child: plain } = await start('averages');
+    await plain.waitFor('Waiting for new messages');
+    expect(plain.stdout).not.toContain('\u001b[');
+  });
+
+  it('stops cleanly on SIGTERM within 2 s', async () => {
+    const { child } = await start('averages');
+    await child.waitFor('Waiting for new messages');
+    const started = Date.now();
+    expect((await child.kill('SIGTERM')).code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('npm run consumers', () => {
+  let server: PrivateRedis;
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+  });
+  afterAll(() => server.stop());
+
+  function consumers(args: string[]) {
+    const child = spawn(process.execPath, [join(workspaceRoot(), 'tools/consumers.mjs'), ...args], {
+      env: { PATH: process.env.PATH, REDIS_URL: server.url },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { child, output: () => out, exited };
+  }
+
+  it('without saved state prints the seed hints and exits 1; a bad key is refused', async () => {
+    const none = consumers([]);
+    expect(await none.exited).toBe(1);
+    expect(none.output()).toContain(
+      'agg: No stream key and last message ID found in Redis.\nagg: Start the consumer with stream key parameter.',
+    );
+    const bad = consumers(['temps:nope']);
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('agg: Invalid stream key supplied.');
+  });
+
+  it('runs both with agg:/avg: prefixes, starting over from a partition, and stops on Ctrl+C', async () => {
+    await runService('producer', ['--days', '1', '--seed', '2'], { REDIS_URL: server.url });
+    const run = consumers(['temps:20250101']);
+    await eventually(
+      () =>
+        run.output().includes('avg: Waiting for new messages in stream temps:averages') &&
+        run
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('avg: Average temperature')).length === 24,
+      30_000,
+    );
+    expect(run.output()).toContain(
+      'agg: Starting aggregating consumer in stream temps:20250101 at message 0.',
+    );
+    expect(run.output()).toContain(
+      'avg: Starting averages consumer in stream temps:averages at message 0.',
+    );
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+
+    const resumed = consumers([]);
+    await eventually(() =>
+      resumed
+        .output()
+        .includes(
+          'avg: Starting averages consumer in stream temps:averages at message 1735772400000-0.',
+        ),
+    );
+    expect(resumed.output()).toMatch(
+      /agg: Starting aggregating consumer in stream temps:20250101 at message 1735775999000-0\./,
+    );
+    resumed.child.kill('SIGTERM');
+    expect(await resumed.exited).toBe(0);
+  });
+});
