@@ -24,7 +24,7 @@ import { initialState, type AggregatorState } from './aggregator-state';
 const REJECTION_LOG_EVERY_MS = 10_000;
 
 /** Entries per read: large enough to amortise a round trip, small enough to commit often. */
-export const READ_BATCH = 10_000;
+export const READ_BATCH = 5_000;
 
 /**
  * The aggregating consumer: folds partition entries into hourly averages and commits each step
