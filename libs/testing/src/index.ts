@@ -3,3 +3,4 @@ export * from './private-redis';
 export * from './redis-snapshot';
 export * from './service-process';
 export * from './expected-averages';
+export * from './dashboard';

@@ -29,8 +29,14 @@ export class ServiceProcess {
   readonly exited: Promise<Finished>;
   private readonly child: ChildProcess;
 
-  constructor(service: string, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [serviceEntry(service), ...args], {
+  /** `entry` overrides the service's built entry point (e.g. a copy laid out as in the image). */
+  constructor(
+    service: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    entry = serviceEntry(service),
+  ) {
+    this.child = spawn(process.execPath, [entry, ...args], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,0 +1,157 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workspaceRoot } from '@temps/testing';
+import { parse } from 'yaml';
+
+const root = workspaceRoot();
+const read = (file: string) => readFileSync(join(root, file), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; args: Record<string, string> };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  restart?: string;
+}
+
+/** The compose file as docker-compose itself resolves it (anchors merged, variables interpolated). */
+function resolvedCompose(
+  env: NodeJS.ProcessEnv = { GRAFANA_ADMIN_PASSWORD: 'from-the-environment' },
+) {
+  const output = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
+  return parse(output) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, unknown>;
+  };
+}
+
+const APPS = { producer: '3001', aggregator: '3002', averages: '3003' } as const;
+
+/** Variables each service reads, found in its sources and the libraries it is built from. */
+function readsVariable(service: string, name: string): boolean {
+  const grep = spawnSync(
+    'grep',
+    ['-rqE', `\\b${name}\\b`, `services/${service}/src`, 'libs/redis/src', 'libs/runtime/src'],
+    { cwd: root },
+  );
+  return grep.status === 0;
+}
+
+describe('docker-compose.yml', () => {
+  const compose = resolvedCompose();
+
+  it('is valid for docker-compose, and refuses to start Grafana without an admin password', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'aggregator',
+      'averages',
+      'grafana',
+      'producer',
+      'prometheus',
+      'redis',
+    ]);
+    const missing = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+      cwd: root,
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+    });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('GRAFANA_ADMIN_PASSWORD');
+    expect(compose.services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe(
+      'from-the-environment',
+    );
+  });
+
+  it.each(Object.entries(APPS))(
+    'wires %s: image, health, port, dependencies, restarts, environment',
+    (name, port) => {
+      const service = compose.services[name];
+      expect(service.build?.args.SERVICE).toBe(name);
+      expect(service.environment?.PORT).toBe(port);
+      expect(service.ports).toEqual([
+        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}:${port}(/tcp)?$`)),
+      ]);
+      expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
+      expect(service.depends_on?.redis.condition).toBe('service_healthy');
+      expect(service.restart).toBe('unless-stopped');
+      expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
+      for (const variable of Object.keys(service.environment ?? {})) {
+        expect([variable, readsVariable(name, variable)]).toEqual([variable, true]);
+        expect(read('README.md')).toContain(variable);
+      }
+    },
+  );
+
+  it('runs the producer forever and resuming, at 3600x from 2025-01-01; the aggregator from the oldest partition', () => {
+    const { producer, aggregator } = compose.services;
+    expect(producer.command).toEqual(['--follow', '--resume']);
+    expect(producer.environment).toEqual(
+      expect.objectContaining({ PRODUCER_SPEED: '3600', PRODUCER_START: '2025-01-01' }),
+    );
+    expect(aggregator.environment?.AGGREGATOR_FROM_OLDEST).toBe('true');
+  });
+
+  it('keeps Redis data in a volume with the append-only file on and the measured stream node settings', () => {
+    const { redis } = compose.services;
+    expect(redis.volumes?.some((v) => /^redis-data:\/data(:rw)?$/.test(v))).toBe(true);
+    expect(redis.command).toEqual(
+      expect.arrayContaining([
+        '--appendonly',
+        'yes',
+        '--stream-node-max-entries',
+        '1000',
+        '--stream-node-max-bytes',
+        '0',
+      ]),
+    );
+    expect(redis.image).toMatch(/^redis:\d+\.\d+\.\d+/);
+    expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('publishes every port on 127.0.0.1 only, and pins every image tag', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const port of service.ports ?? [])
+        expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
+      if (service.image)
+        expect([name, service.image]).toEqual([name, expect.stringMatching(/:v?\d+\.\d+\.\d+/)]);
+    }
+  });
+
+  it('mounts the Prometheus config and the Grafana provisioning that exist in the repository', () => {
+    const mounts = [
+      ...(compose.services.prometheus.volumes ?? []),
+      ...(compose.services.grafana.volumes ?? []),
+    ];
+    const files = mounts.map((m) => m.split(':')[0]).filter((source) => source.startsWith('/'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) expect([file, existsSync(file)]).toEqual([file, true]);
+  });
+
+  it('points Prometheus at the three services on the ports they serve', () => {
+    const config = parse(read('prometheus/prometheus.yml')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = Object.fromEntries(
+      config.scrape_configs.map((job) => [
+        job.job_name,
+        job.static_configs.flatMap((c) => c.targets),
+      ]),
+    );
+    expect(targets).toEqual({
+      producer: ['producer:3001'],
+      aggregator: ['aggregator:3002'],
+      averages: ['averages:3003'],
+    });
+    expect(
+      spawnSync('promtool', ['check', 'config', 'prometheus/prometheus.yml'], { cwd: root }).status,
+    ).toBe(0);
+  });
+});

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  dashboardQueries,
+  eventually,
+  freePort,
+  startPrivateRedis,
+  workspaceRoot,
+  type PrivateRedis,
+} from '@temps/testing';
+import { parse, stringify } from 'yaml';
+
+const root = workspaceRoot();
+
+interface Launched {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function launch(command: string[], env: NodeJS.ProcessEnv): Launched {
+  const child = spawn(command[0], command.slice(1), {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { child, output: () => output, exited };
+}
+
+async function healthy(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/health`).then(
+    (r) => r.status === 200,
+    () => false,
+  );
+}
+
+async function closed(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/health/live`).then(
+    () => false,
+    () => true,
+  );
+}
+
+describe('npm start: the local stack, scraped by Prometheus with the project configuration', () => {
+  let redis: PrivateRedis;
+  let stack: Launched;
+  let prometheus: Launched;
+  const scratch = mkdtempSync(join(tmpdir(), 'temps-e2e-'));
+  let ports: Record<'producer' | 'aggregator' | 'averages', number>;
+  let promPort: number;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    ports = {
+      producer: await freePort(),
+      aggregator: await freePort(),
+      averages: await freePort(),
+    };
+    stack = launch([process.execPath, 'tools/stack.mjs'], {
+      REDIS_URL: redis.url,
+      PRODUCER_PORT: String(ports.producer),
+      AGGREGATOR_PORT: String(ports.aggregator),
+      AVERAGES_PORT: String(ports.averages),
+    });
+    await eventually(
+      async () => (await Promise.all(Object.values(ports).map(healthy))).every(Boolean),
+      60_000,
+    );
+
+    // The project's prometheus.yml, its targets pointed at the local ports.
+    const config = parse(readFileSync(join(root, 'prometheus/prometheus.yml'), 'utf8'));
+    config.global.scrape_interval = '1s';
+    for (const job of config.scrape_configs) {
+      job.static_configs = [
+        { targets: [`127.0.0.1:${ports[job.job_name as keyof typeof ports]}`] },
+      ];
+    }
+    writeFileSync(join(scratch, 'prometheus.yml'), stringify(config));
+    promPort = await freePort();
+    prometheus = launch(
+      [
+        'prometheus',
+        `--config.file=${join(scratch, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(scratch, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      {},
+    );
+  });
+
+  afterAll(async () => {
+    prometheus?.child.kill('SIGKILL');
+    stack?.child.kill('SIGKILL');
+    await redis.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  async function query(expr: string): Promise<unknown[]> {
+    const url = `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expr)}`;
+    const body = (await (await fetch(url)).json()) as {
+      status: string;
+      data: { result: unknown[] };
+    };
+    if (body.status !== 'success') throw new Error(`query failed: ${expr}`);
+    return body.data.result;
+  }
+
+  it('runs the pipeline with output prefixed per service', async () => {
+    const firstAverage = /^averages: Average temperature for 2025\/01\/01 at 0 was \d+F/m;
+    await eventually(() => firstAverage.test(stack.output()), 30_000);
+    expect(stack.output()).toContain('producer: Populating stream partition temps:20250101.');
+    expect(stack.output()).toContain(
+      'aggregator: Starting aggregating consumer in stream temps:20250101 at message 0.',
+    );
+  });
+
+  it('gives data for every query of every Grafana panel', async () => {
+    await eventually(async () => (await query('up == 1')).length === 3, 60_000);
+    const queries = dashboardQueries();
+    expect(queries.length).toBeGreaterThanOrEqual(10);
+    const empty = new Set(queries.map((q) => `${q.panel}: ${q.expr}`));
+    // rate() and increase() need a few scrapes; give every query up to a minute to return data.
+    await eventually(async () => {
+      for (const q of queries) {
+        if (empty.has(`${q.panel}: ${q.expr}`) && (await query(q.expr)).length > 0) {
+          empty.delete(`${q.panel}: ${q.expr}`);
+        }
+      }
+      return empty.size === 0;
+    }, 90_000).catch(() => {
+      throw new Error(`panel queries without data:\n${[...empty].join('\n')}`);
+    });
+  });
+
+  it('stops everything on Ctrl+C within a few seconds, leaving no process behind', async () => {
+    const started = Date.now();
+    stack.child.kill('SIGINT');
+    expect(await stack.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const port of Object.values(ports)) expect(await closed(port)).toBe(true);
+  });
+});
+
+describe('npm start without REDIS_URL', () => {
+  it('starts a private redis-server when none answers, and stops it with the stack', async () => {
+    const unused = await freePort();
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const stack = launch([process.execPath, 'tools/stack.mjs'], {
+      STACK_LOCAL_REDIS_URL: `redis://127.0.0.1:${unused}`,
+      PRODUCER_PORT: String(ports[0]),
+      AGGREGATOR_PORT: String(ports[1]),
+      AVERAGES_PORT: String(ports[2]),
+    });
+    try {
+      await eventually(
+        () => /started a private redis-server at (redis:\S+)/.test(stack.output()),
+        20_000,
+      );
+      const url = /started a private redis-server at (redis:\S+)/.exec(stack.output())![1];
+      await eventually(async () => (await Promise.all(ports.map(healthy))).every(Boolean), 60_000);
+      stack.child.kill('SIGINT');
+      expect(await stack.exited).toBe(0);
+      const port = Number(new URL(url).port);
+      await eventually(() => fetchRedisGone(port), 5_000);
+    } finally {
+      stack.child.kill('SIGKILL');
+    }
+  });
+
+  it('says what to install when there is no Redis at all', async () => {
+    const unused = await freePort();
+    const stack = launch([process.execPath, 'tools/stack.mjs'], {
+      STACK_LOCAL_REDIS_URL: `redis://127.0.0.1:${unused}`,
+      PATH: mkdtempSync(join(tmpdir(), 'temps-empty-path-')),
+    });
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain('install redis-server');
+  });
+});
+
+/** True once nothing accepts connections on the port. */
+async function fetchRedisGone(port: number): Promise<boolean> {
+  const { createConnection } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}

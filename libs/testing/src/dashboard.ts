@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workspaceRoot } from './service-process';
+
+/** The parts of a Grafana dashboard's JSON model that tests look at. */
+export interface DashboardTarget {
+  refId?: string;
+  expr?: string;
+  legendFormat?: string;
+  datasource?: { type?: string; uid?: string };
+}
+
+export interface DashboardPanel {
+  id?: number;
+  type?: string;
+  title?: string;
+  datasource?: { type?: string; uid?: string };
+  gridPos?: { x: number; y: number; w: number; h: number };
+  targets?: DashboardTarget[];
+  /** Panels nested in a (collapsed) row. */
+  panels?: DashboardPanel[];
+  fieldConfig?: { defaults?: { unit?: string } };
+}
+
+export interface Dashboard {
+  uid?: string;
+  title?: string;
+  panels?: DashboardPanel[];
+  [key: string]: unknown;
+}
+
+/** The provisioned dashboard, relative to the workspace root. */
+export const DASHBOARD_FILE = join('grafana', 'dashboards', 'temps.json');
+
+export function readDashboard(file = join(workspaceRoot(), DASHBOARD_FILE)): Dashboard {
+  return JSON.parse(readFileSync(file, 'utf8')) as Dashboard;
+}
+
+/** Every panel, rows included, with the panels nested in rows after their row. */
+export function dashboardPanels(dashboard: Dashboard): DashboardPanel[] {
+  const flatten = (panels: DashboardPanel[] = []): DashboardPanel[] =>
+    panels.flatMap((panel) => [panel, ...flatten(panel.panels)]);
+  return flatten(dashboard.panels);
+}
+
+/** Every target `expr` of every panel (rows have no targets of their own). */
+export function queriesOf(dashboard: Dashboard): { panel: string; expr: string }[] {
+  return dashboardPanels(dashboard).flatMap((panel) =>
+    (panel.targets ?? [])
+      .filter((target) => typeof target.expr === 'string')
+      .map((target) => ({ panel: panel.title ?? '', expr: target.expr! })),
+  );
+}
+
+/** Every PromQL expression of grafana/dashboards/temps.json, with the title of its panel. */
+export function dashboardQueries(): { panel: string; expr: string }[] {
+  return queriesOf(readDashboard());
+}
