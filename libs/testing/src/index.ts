@@ -4,3 +4,5 @@ export * from './redis-snapshot';
 export * from './service-process';
 export * from './expected-averages';
 export * from './dashboard';
+export * from './metrics-text';
+export * from './restartable-redis';

@@ -8,17 +8,13 @@ import {
   snapshotRedis,
   startPrivateRedis,
   type PrivateRedis,
+  metricValue,
 } from '@temps/testing';
 import { DAY_MS, partitionKeysBetween } from '@temps/streams';
 import type { Redis } from 'ioredis';
 
 const JAN_1_2025 = Date.UTC(2025, 0, 1);
 const days = (n: number) => partitionKeysBetween(JAN_1_2025, JAN_1_2025 + n * DAY_MS);
-
-const metric = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 describe('aggregator', () => {
   let server: PrivateRedis;
@@ -106,11 +102,13 @@ describe('aggregator', () => {
       expect.objectContaining({ date: '2025/01/10', hour: '23', seq: 240 }),
     );
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(metric(text, 'temps_averages_written_total{service="aggregator"}')).toBe(240);
-    expect(metric(text, 'temps_readings_aggregated_total{service="aggregator"}')).toBe(864_000);
-    expect(metric(text, 'temps_stream_length{stream="temps:averages",service="aggregator"}')).toBe(
-      120,
+    expect(metricValue(text, 'temps_averages_written_total{service="aggregator"}')).toBe(240);
+    expect(metricValue(text, 'temps_readings_aggregated_total{service="aggregator"}')).toBe(
+      864_000,
     );
+    expect(
+      metricValue(text, 'temps_stream_length{stream="temps:averages",service="aggregator"}'),
+    ).toBe(120);
   });
 
   it('wakes at once for new readings and follows a live producer, closing hours by its watermark', async () => {
@@ -133,11 +131,11 @@ describe('aggregator', () => {
     );
     expect(aggregator.stdout).toContain('Changing partition to consume stream: temps:20250302');
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(metric(text, 'temps_aggregator_lag_seconds{service="aggregator"}')).toBeLessThan(
+    expect(metricValue(text, 'temps_aggregator_lag_seconds{service="aggregator"}')).toBeLessThan(
       3 * 3600,
     );
     expect(
-      metric(text, 'temps_aggregator_partition{stream="temps:20250302",service="aggregator"}'),
+      metricValue(text, 'temps_aggregator_partition{stream="temps:20250302",service="aggregator"}'),
     ).toBe(1);
   });
 
@@ -156,7 +154,7 @@ describe('aggregator', () => {
     ]);
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(
-      metric(text, 'temps_partitions_skipped_total{reason="empty",service="aggregator"}'),
+      metricValue(text, 'temps_partitions_skipped_total{reason="empty",service="aggregator"}'),
     ).toBe(1);
   });
 
@@ -182,7 +180,7 @@ describe('aggregator', () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     // temps:20250102 was being read; temps:20250103 ended more than the retention before the watermark.
     expect(
-      metric(text, 'temps_partitions_skipped_total{reason="expired",service="aggregator"}'),
+      metricValue(text, 'temps_partitions_skipped_total{reason="expired",service="aggregator"}'),
     ).toBe(2);
   });
 
@@ -204,7 +202,7 @@ describe('aggregator', () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     for (const reason of ['not_a_number', 'missing_temp', 'unexpected_field', 'out_of_range']) {
       expect(
-        metric(text, `temps_readings_rejected_total{reason="${reason}",service="aggregator"}`),
+        metricValue(text, `temps_readings_rejected_total{reason="${reason}",service="aggregator"}`),
       ).toBeGreaterThanOrEqual(1);
     }
     expect(aggregator.stderr + aggregator.stdout).toMatch(

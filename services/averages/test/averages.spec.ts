@@ -29,14 +29,11 @@ describe('averages reader', () => {
   async function averagesFor(days: number) {
     await runService('producer', ['--days', String(days), '--seed', '6'], env());
     const { child } = await start('aggregator', ['temps:20250101']);
+    // Done when the last hour of the last day is on temps:averages.
+    const lastHour = `${Date.UTC(2025, 0, 1) + days * 86_400_000 - 3_600_000}-0`;
     await eventually(
       async () =>
-        Number(
-          await redis
-            .hget('aggregating_consumer_state', 'current_stream_key')
-            .then((k) => k?.slice(-2)),
-        ) === days &&
-        (await redis.hget('aggregating_consumer_state', 'current_hourly_count')) === '0',
+        (await redis.xrevrange('temps:averages', '+', '-', 'COUNT', 1))[0]?.[0] === lastHour,
       60_000,
     );
     await child.kill('SIGTERM');

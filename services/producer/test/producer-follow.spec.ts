@@ -7,6 +7,7 @@ import {
   serviceEntry,
   startPrivateRedis,
   type PrivateRedis,
+  metricValue,
 } from '@temps/testing';
 import { PRODUCER_STATE_KEY, partitionKeyFor } from '@temps/streams';
 import type { Redis } from 'ioredis';
@@ -15,11 +16,6 @@ interface HealthBody {
   info: Record<string, { status: string }>;
   details: Record<string, { status: string }>;
 }
-
-const metricValue = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 describe('producer: --follow serves health and metrics while it writes', () => {
   let server: PrivateRedis;
