@@ -53,6 +53,11 @@ export class ServiceProcess {
     return this.child.pid!;
   }
 
+  /** The exit code once the process has ended, null while it runs. */
+  get exitCode(): number | null {
+    return this.child.exitCode;
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Finished> {
     this.child.kill(signal);
     return this.exited;

@@ -81,6 +81,20 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   async handle(event: StreamReadEvent): Promise<void> {
+    try {
+      await this.step(event);
+    } catch (error) {
+      if (!String(error).includes('STALE_STATE')) throw error;
+      // The saved cursor moved on: typically this very step, applied just before a connection
+      // dropped and sent again by ioredis. Redis holds the truth: continue from it.
+      this.state = await this.repository.load();
+      this.logger.warn(
+        `Continuing from the saved state: ${this.state?.streamKey} at ${this.state?.lastId}.`,
+      );
+    }
+  }
+
+  private async step(event: StreamReadEvent): Promise<void> {
     const from = this.current();
     const read = (stream: string) => event.reads.find((r) => r.stream === stream)?.entries ?? [];
     const here = read(from.streamKey);

@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
 import {
   ReadingGenerator,
@@ -26,6 +26,7 @@ export class ResumeConflictError extends Error {
 /** Runs the producer: starts or resumes a run, then writes batch after batch until done or stopped. */
 @Injectable()
 export class ProducerRunner {
+  private readonly logger = new Logger('Producer');
   private readonly stopping = new AbortController();
   private readonly reporter = new ProgressReporter();
 
@@ -42,8 +43,23 @@ export class ProducerRunner {
   }
 
   async run(): Promise<void> {
-    const run = await this.prepareRun();
-    if (run) await this.write(run);
+    let run = await this.prepareRun();
+    while (run) {
+      try {
+        await this.write(run);
+        return;
+      } catch (error) {
+        // After a dropped connection ioredis sends unanswered commands again, and the Lua guard
+        // refuses a batch that was in fact applied. Redis holds the truth: continue from it.
+        if (this.stopping.signal.aborted || !String(error).includes('POSITION_MISMATCH'))
+          throw error;
+        run = await this.repository.loadRun();
+        if (run)
+          this.logger.warn(
+            `Continuing from the saved position ${new Date(run.watermarkMs).toISOString()}.`,
+          );
+      }
+    }
   }
 
   private async prepareRun(): Promise<SavedRun | null> {
