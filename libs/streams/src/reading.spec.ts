@@ -1,13 +1,5 @@
 import fc from 'fast-check';
-import { entryIdMs, isEntryId } from './entry-id';
-import {
-  DEVICE_FIELD,
-  PLAUSIBLE_TEMP_F,
-  TEMP_FIELD,
-  decodeTemp,
-  deviceName,
-  readingId,
-} from './reading';
+import { DEVICE_FIELD, PLAUSIBLE_TEMP_F, TEMP_FIELD, decodeTemp, deviceName } from './reading';
 
 describe('decodeTemp', () => {
   it('uses the seed field names', () => {
@@ -131,27 +123,5 @@ describe('deviceName', () => {
     expect(deviceName(0)).toBe('device-1');
     expect(deviceName(1)).toBe('device-2');
     expect(deviceName(9)).toBe('device-10');
-  });
-});
-
-describe('readingId', () => {
-  it('is <ms>-<device index>', () => {
-    expect(readingId(1735689600000, 0)).toBe('1735689600000-0');
-    expect(readingId(1735689600000, 2)).toBe('1735689600000-2');
-  });
-
-  it('is a stream entry ID whose ms part is the reading time', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.integer({ min: 0, max: 1000 }),
-        (ms, device) => {
-          const id = readingId(ms, device);
-          expect(isEntryId(id)).toBe(true);
-          expect(entryIdMs(id)).toBe(ms);
-        },
-      ),
-      { numRuns: 100 },
-    );
   });
 });

@@ -8,15 +8,6 @@ export function deviceName(index: number): string {
   return `device-${index + 1}`;
 }
 
-/**
- * A reading's entry ID: its Unix time in milliseconds, with the device index as sequence number so
- * that the readings of one instant from several devices stay distinct and in a fixed order. Deriving
- * the ID from the data makes a repeated write fail instead of duplicating.
- */
-export function readingId(ms: number, deviceIndex: number): string {
-  return `${ms}-${deviceIndex}`;
-}
-
 /** Readings outside this range are rejected rather than allowed to skew an average. */
 export const PLAUSIBLE_TEMP_F = { min: -200, max: 300 } as const;
 

@@ -14,7 +14,7 @@ import type { ProducerConfig, RunOption } from './producer-config';
 import { ProducerMetrics } from './producer.metrics';
 import { ProducerRepository, type SavedRun } from './producer.repository';
 import { ProgressReporter } from './progress-reporter';
-import { clockOf, nextStep, watermarkAfter, type RunParams } from './run-plan';
+import { clockOf, nextStep, watermarkAfter } from './run-plan';
 
 /** Readings per atomic batch: large enough to amortise the round trip, small enough not to stall Redis. */
 export const MAX_BATCH_ENTRIES = 7_200;
@@ -206,5 +206,3 @@ export class ProducerRunner {
     await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 }
-
-export type { RunParams };
