@@ -2,7 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 
-export type StreamEntry = [id: string, fields: string[]];
+/** An entry: its ID as text, its fields as raw bytes (decoding every field to text would cost more
+ * than the rest of a consumer's work; consumers decode what they use). */
+export type StreamEntry = [id: string, fields: Buffer[]];
 
 /** One XREAD's worth of entries, per stream. Empty when the read timed out with nothing new. */
 export interface StreamReadEvent {
@@ -102,9 +104,14 @@ export class RedisStreamsServer
         ...cursor.map(([, afterId]) => afterId),
       ];
       const reply = block
-        ? await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams)
-        : await reader.xread('COUNT', count, 'STREAMS', ...streams);
-      return { reads: (reply ?? []).map(([stream, entries]) => ({ stream, entries })) };
+        ? await reader.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams)
+        : await reader.xreadBuffer('COUNT', count, 'STREAMS', ...streams);
+      return {
+        reads: (reply ?? []).map(([stream, entries]) => ({
+          stream: stream.toString(),
+          entries: entries.map(([id, fields]): StreamEntry => [id.toString(), fields]),
+        })),
+      };
     };
     // Read-ahead: after a full batch the next read is sent at once, assuming the handler will commit
     // up to the batch's end; it is used only if the consumer's cursor then says exactly that.

@@ -125,3 +125,31 @@ describe('deviceName', () => {
     expect(deviceName(9)).toBe('device-10');
   });
 });
+
+describe('decodeTemp on raw bytes', () => {
+  const bytes = (fields: string[]) => fields.map((field) => Buffer.from(field, 'latin1'));
+
+  it('reads the same as on text, for any fields', () => {
+    const value = fc.oneof(
+      fc.integer({ min: -1_000, max: 1_000 }).map(String),
+      fc.double({ noNaN: true, min: -500, max: 500 }).map(String),
+      fc.constantFrom('', '-', '007', '1e3', ' 5', 'abc', '12.', '-0', '999999999999999999'),
+      fc.string({ maxLength: 6 }),
+    );
+    const name = fc.constantFrom(TEMP_FIELD, DEVICE_FIELD, 'humidity', 'temp_F');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 3 }), (pairs) => {
+        const fields = pairs.flat();
+        expect(decodeTemp(bytes(fields))).toEqual(decodeTemp(fields));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads plain integers straight from the bytes', () => {
+    expect(decodeTemp(bytes(['temp_f', '73']))).toBe(73);
+    expect(decodeTemp(bytes(['temp_f', '-12', 'device_id', 'device-2']))).toBe(-12);
+    expect(decodeTemp(bytes(['temp_f', '71.5']))).toBe(71.5);
+    expect(decodeTemp(bytes(['temp_f', 'warm']))).toBe('not_a_number');
+  });
+});

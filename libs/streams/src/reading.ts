@@ -15,21 +15,53 @@ const NUMBER = /^-?\d+(\.\d+)?$/;
 
 export type RejectReason = 'missing_temp' | 'not_a_number' | 'out_of_range' | 'unexpected_field';
 
+/** A field as read from Redis: text, or the raw bytes (decoding every field to text is costly). */
+export type Field = string | Uint8Array;
+
+const TEMP_BYTES = new TextEncoder().encode(TEMP_FIELD);
+const DEVICE_BYTES = new TextEncoder().encode(DEVICE_FIELD);
+const latin1 = new TextDecoder('latin1');
+const [MINUS, ZERO, NINE] = [45, 48, 57];
+
+function named(field: Field | undefined, name: string, bytes: Uint8Array): boolean {
+  if (typeof field === 'string') return field === name;
+  if (!field || field.length !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (field[i] !== bytes[i]) return false;
+  return true;
+}
+
+/** A decimal number (`-?digits(.digits)?`), or null. Plain integers are read straight from bytes. */
+function decimal(field: Field): number | null {
+  if (typeof field !== 'string') {
+    let value = 0;
+    const negative = field[0] === MINUS;
+    let i = negative ? 1 : 0;
+    if (i < field.length && field.length <= 15) {
+      for (; i < field.length && field[i] >= ZERO && field[i] <= NINE; i++) {
+        value = value * 10 + field[i] - ZERO;
+      }
+      if (i === field.length) return negative ? -value : value;
+    }
+    return decimal(latin1.decode(field));
+  }
+  return NUMBER.test(field) ? Number(field) : null;
+}
+
 /**
  * Reads `temp_f` out of an entry's flat field list, or names why the entry is unusable. Returns a
  * number or a reason (no object per entry: this runs for every reading).
  */
-export function decodeTemp(fields: readonly string[]): number | RejectReason {
-  let temp: string | undefined;
+export function decodeTemp(fields: readonly Field[]): number | RejectReason {
+  let temp: Field | undefined;
   let unexpected = false;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
-    if (name === TEMP_FIELD) temp = fields[i + 1];
-    else if (name !== DEVICE_FIELD) unexpected = true;
+    if (named(name, TEMP_FIELD, TEMP_BYTES)) temp = fields[i + 1];
+    else if (!named(name, DEVICE_FIELD, DEVICE_BYTES)) unexpected = true;
   }
   if (temp === undefined) return 'missing_temp';
   if (unexpected) return 'unexpected_field';
-  if (!NUMBER.test(temp)) return 'not_a_number';
-  const value = Number(temp);
+  const value = decimal(temp);
+  if (value === null) return 'not_a_number';
   return value < PLAUSIBLE_TEMP_F.min || value > PLAUSIBLE_TEMP_F.max ? 'out_of_range' : value;
 }

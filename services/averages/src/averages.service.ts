@@ -49,7 +49,7 @@ export class AveragesService implements StreamCursorSource {
     let missed = 0;
     let malformed = 0;
     for (const [id, fields] of entries) {
-      const average = decodeAverage(fields);
+      const average = decodeAverage(fields.map((field) => field.toString()));
       if (!average) {
         malformed++;
         this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
