@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// `npm start`: the whole pipeline as local processes, with the settings of docker-compose.yml —
-// the producer forever at 3600x from 2025-01-01, the aggregator from the oldest partition, the
-// averages reader — against REDIS_URL, else a Redis answering on localhost:6379, else a private
-// redis-server started (and stopped) here. Ctrl+C stops everything.
+// `npm start`: the whole pipeline as local processes, with the settings of docker-compose.yml (read
+// from it, so the two cannot drift apart) — the producer forever at 3600x from 2025-01-01, the
+// aggregator from the oldest partition, the averages reader — against REDIS_URL, else a Redis
+// answering on localhost:6379, else a private redis-server started (and stopped) here with the
+// compose file's Redis options. Ctrl+C stops everything.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
+import { parse } from 'yaml';
 import { runTogether } from './run-together.mjs';
 
 const { PORT: _port, ...env } = process.env;
@@ -17,6 +20,18 @@ const ports = {
   aggregator: env.AGGREGATOR_PORT ?? '3002',
   averages: env.AVERAGES_PORT ?? '3003',
 };
+
+const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'));
+
+/** A compose service's settings for a local process: its command and environment, minus what is local here. */
+function fromCompose(name) {
+  const { command = [], environment = {} } = compose.services[name];
+  const { REDIS_URL: _redis, PORT: _port, ...settings } = environment;
+  return { args: command, env: settings };
+}
+
+/** The Redis options the compose file gives redis-server (append-only file, stream node settings). */
+const redisOptions = compose.services.redis.command.slice(1);
 
 async function answers(url) {
   const probe = new Redis(url, {
@@ -53,22 +68,7 @@ async function startPrivateRedis() {
   const dir = mkdtempSync(join(tmpdir(), 'temps-stack-redis-'));
   const server = spawn(
     'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--stream-node-max-entries',
-      '1000',
-      '--stream-node-max-bytes',
-      '0',
-    ],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...redisOptions],
     { stdio: 'ignore' },
   );
   const started = await new Promise((resolve) => {
@@ -88,6 +88,10 @@ async function startPrivateRedis() {
       server.kill('SIGTERM');
     });
   return { url, stop };
+}
+
+function withPort({ args, env: settings }, port) {
+  return { args, env: { ...settings, PORT: port } };
 }
 
 async function main() {
@@ -117,20 +121,18 @@ async function main() {
       {
         name: 'producer',
         service: 'producer',
-        args: ['--follow', '--resume'],
-        env: {
-          PORT: ports.producer,
-          PRODUCER_START: '2025-01-01',
-          PRODUCER_SPEED: '3600',
-          PRODUCER_DEVICES: '1',
-        },
+        ...withPort(fromCompose('producer'), ports.producer),
       },
       {
         name: 'aggregator',
         service: 'aggregator',
-        env: { PORT: ports.aggregator, AGGREGATOR_FROM_OLDEST: 'true' },
+        ...withPort(fromCompose('aggregator'), ports.aggregator),
       },
-      { name: 'averages', service: 'averages', env: { PORT: ports.averages } },
+      {
+        name: 'averages',
+        service: 'averages',
+        ...withPort(fromCompose('averages'), ports.averages),
+      },
     ],
     {
       env: { ...env, REDIS_URL: redisUrl },

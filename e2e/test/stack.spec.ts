@@ -10,6 +10,7 @@ import {
   workspaceRoot,
   type PrivateRedis,
 } from '@temps/testing';
+import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 
 const root = workspaceRoot();
@@ -114,6 +115,8 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
     const firstAverage = /^averages: Average temperature for 2025\/01\/01 at 0 was \d+F/m;
     await eventually(() => firstAverage.test(stack.output()), 30_000);
     expect(stack.output()).toContain('producer: Populating stream partition temps:20250101.');
+    // The compose file's settings: a paced run at 3600x.
+    expect(await redis.client().hmget('producer_state', 'rate', 'paced')).toEqual(['3600', '1']);
     expect(stack.output()).toContain(
       'aggregator: Starting aggregating consumer in stream temps:20250101 at message 0.',
     );
@@ -163,6 +166,17 @@ describe('npm start without REDIS_URL', () => {
       );
       const url = /started a private redis-server at (redis:\S+)/.exec(stack.output())![1];
       await eventually(async () => (await Promise.all(ports.map(healthy))).every(Boolean), 60_000);
+      // Started with the compose file's Redis options.
+      const own = new Redis(url, { maxRetriesPerRequest: 1 });
+      try {
+        expect(await own.config('GET', 'stream-node-max-entries')).toEqual([
+          'stream-node-max-entries',
+          '1000',
+        ]);
+        expect(await own.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      } finally {
+        own.disconnect();
+      }
       stack.child.kill('SIGINT');
       expect(await stack.exited).toBe(0);
       const port = Number(new URL(url).port);
