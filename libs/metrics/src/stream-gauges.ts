@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { AVERAGES_STREAM, PARTITION_PATTERN } from '@temps/streams';
+import { scanPartitions } from '@temps/redis';
+import { AVERAGES_STREAM } from '@temps/streams';
 
 export interface StreamStats {
   stream: string;
@@ -17,12 +18,7 @@ export interface RedisSnapshot {
 
 /** Reads every partition and temps:averages in one SCAN plus one pipeline. */
 export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
-  const keys = new Set<string>();
-  for await (const batch of redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
-    (batch as string[]).forEach((key) => keys.add(key));
-  }
-  const streams = [...keys].sort();
-  streams.push(AVERAGES_STREAM);
+  const streams = [...(await scanPartitions(redis)), AVERAGES_STREAM];
 
   const pipeline = redis.pipeline();
   for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);

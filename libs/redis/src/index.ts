@@ -1,3 +1,4 @@
+export * from './partitions';
 export * from './redis-client';
 export * from './redis-streams.server';
 export * from './redis-url';

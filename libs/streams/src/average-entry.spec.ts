@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { hourTotals } from '@temps/testing';
 import {
   averageEntryId,
   averageFields,
@@ -7,27 +8,13 @@ import {
   type AverageMessage,
 } from './average-entry';
 import type { HourlyAverage } from './hourly-window';
-import { HOUR_MS } from './time';
 
 const H2025 = Date.UTC(2025, 0, 1);
 
 const flat = (record: Record<string, string>): string[] => Object.entries(record).flat();
 
 /** A consistent hourly average: hour-aligned start, count >= 1, min <= every reading <= max. */
-const averageArb: fc.Arbitrary<HourlyAverage> = fc
-  .record({
-    hour: fc.integer({ min: Date.UTC(2000, 0, 1) / HOUR_MS, max: Date.UTC(2400, 0, 1) / HOUR_MS }),
-    count: fc.integer({ min: 1, max: 5000 }),
-    a: fc.integer({ min: -200, max: 300 }),
-    b: fc.integer({ min: -200, max: 300 }),
-    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
-  })
-  .map(({ hour, count, a, b, fraction }) => {
-    const min = Math.min(a, b);
-    const max = Math.max(a, b);
-    const total = min * count + Math.round((max - min) * count * fraction);
-    return { hourStartMs: hour * HOUR_MS, total, count, min, max };
-  });
+const averageArb: fc.Arbitrary<HourlyAverage> = hourTotals(5000);
 
 describe('averageEntryId', () => {
   it('is <hourStartMs>-0', () => {

@@ -6,3 +6,4 @@ export * from './expected-averages';
 export * from './dashboard';
 export * from './metrics-text';
 export * from './restartable-redis';
+export * from './arbitraries';

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { hourTotals } from '@temps/testing';
 import {
   AGGREGATOR_STATE_KEY,
   DAY_MS,
@@ -29,20 +30,7 @@ const lastIdArb = fc.oneof(
     .map(([ms, seq]) => `${ms}-${seq}`),
 );
 
-const openWindowArb: fc.Arbitrary<WindowState> = fc
-  .record({
-    hour: fc.integer({ min: Date.UTC(2000, 0, 1) / HOUR_MS, max: Date.UTC(2400, 0, 1) / HOUR_MS }),
-    count: fc.integer({ min: 1, max: 100_000 }),
-    a: fc.integer({ min: -200, max: 300 }),
-    b: fc.integer({ min: -200, max: 300 }),
-    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
-  })
-  .map(({ hour, count, a, b, fraction }) => {
-    const min = Math.min(a, b);
-    const max = Math.max(a, b);
-    const total = min * count + Math.round((max - min) * count * fraction);
-    return { hourStartMs: hour * HOUR_MS, total, count, min, max };
-  });
+const openWindowArb: fc.Arbitrary<WindowState> = hourTotals(100_000);
 
 const stateArb: fc.Arbitrary<AggregatorState> = fc.record({
   streamKey: streamKeyArb,

@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { scanPartitions } from '@temps/redis';
 import {
   AGGREGATOR_STATE_KEY,
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
-  PARTITION_PATTERN,
   PRODUCER_STATE_KEY,
   averageEntryId,
   averageFields,
-  isPartitionKey,
   type HourlyAverage,
 } from '@temps/streams';
 import { parseState, serializeState, type AggregatorState } from './aggregator-state';
@@ -102,11 +101,7 @@ export class AggregatorRepository {
 
   /** Existing day partitions, oldest first (foreign keys such as temps:garbage are ignored). */
   async partitions(): Promise<string[]> {
-    const keys = new Set<string>();
-    for await (const batch of this.redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
-      for (const key of batch as string[]) if (isPartitionKey(key)) keys.add(key);
-    }
-    return [...keys].sort();
+    return scanPartitions(this.redis);
   }
 }
 

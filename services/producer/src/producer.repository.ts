@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { scanPartitions } from '@temps/redis';
 import {
-  PARTITION_PATTERN,
   PRODUCER_STATE_KEY,
   deviceName,
   partitionDayStart,
@@ -53,14 +53,7 @@ export class ProducerRepository {
 
   /** Existing partitions for days at or after `fromMs`, oldest first. */
   async partitionsFrom(fromMs: number): Promise<string[]> {
-    const keys = new Set<string>();
-    for await (const batch of this.redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
-      for (const key of batch as string[]) {
-        const day = partitionDayStart(key);
-        if (day !== null && day >= fromMs) keys.add(key);
-      }
-    }
-    return [...keys].sort();
+    return (await scanPartitions(this.redis)).filter((key) => partitionDayStart(key)! >= fromMs);
   }
 
   /** Deletes the partitions a new run will write and saves the run, in one transaction. */
