@@ -7,3 +7,6 @@ export * from './dashboard';
 export * from './metrics-text';
 export * from './restartable-redis';
 export * from './arbitraries';
+export * from './run-check';
+export * from './averages-recorder';
+export * from './chaos-ledger';

@@ -37,10 +37,13 @@ export class RestartableRedis {
         this.dir,
         '--save',
         '',
+        // As in the compose stack: append-only file with the default fsync every second.
         '--appendonly',
         'yes',
-        '--appendfsync',
-        'always',
+        '--stream-node-max-entries',
+        '1000',
+        '--stream-node-max-bytes',
+        '0',
       ],
       { stdio: 'ignore' },
     );

@@ -1,0 +1,109 @@
+import {
+  AveragesRecorder,
+  checkAverages,
+  checkPartitions,
+  eventually,
+  expectedHours,
+  recordRow,
+  startPrivateRedis,
+  type PrivateRedis,
+  type SimulatedRun,
+} from '@temps/testing';
+import { FULL, JAN_1_2025, Pipeline, SERVICES, type Service } from './support/pipeline';
+
+// Ten days of three devices (2,592,000 readings, 240 hours), written at full speed while every
+// service is killed again and again.
+const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 10, devices: 3, seed: 5_051 };
+const FAULTS = FULL ? 90 : 24;
+const LAST_HOUR = `${JAN_1_2025 + 10 * 86_400_000 - 3_600_000}-0`;
+
+const pause = (min: number, max: number) =>
+  new Promise((resolve) => setTimeout(resolve, min + Math.random() * (max - min)));
+
+describe('process faults: SIGKILL and SIGTERM of every service at random moments', () => {
+  let server: PrivateRedis;
+  let pipeline: Pipeline;
+  let recorder: AveragesRecorder;
+
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    pipeline = await Pipeline.create(server.url, RUN);
+    recorder = new AveragesRecorder(server.url);
+  });
+  afterAll(async () => {
+    await pipeline.stop();
+    await recorder.stop();
+    await server.stop();
+  });
+
+  it('ends with every reading and every hour exactly once, exact', async () => {
+    const redis = server.client();
+    SERVICES.forEach((service) => pipeline.start(service));
+    const injected = new Map<string, number>();
+    const slowStops: string[] = [];
+
+    for (let fault = 0; fault < FAULTS; fault++) {
+      // While the producer's run is unfinished, half the faults hit it, and sooner.
+      const producing = pipeline.isRunning('producer');
+      await pause(producing ? 200 : 300, producing ? 900 : 1_500);
+      const targets: Service[] =
+        pipeline.isRunning('producer') && Math.random() < 0.5
+          ? ['producer']
+          : ['aggregator', 'averages'];
+      const victim = targets[Math.floor(Math.random() * targets.length)];
+      const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
+      const sentAt = Date.now();
+      const finished = await pipeline.kill(victim, signal);
+      // A graceful stop ends within 2 s with exit code 0, whatever was in flight (or, still
+      // loading its code, by the signal itself: it had not begun any work).
+      const graceful = finished.code === 0 || finished.signal === 'SIGTERM';
+      if (signal === 'SIGTERM' && (!graceful || Date.now() - sentAt > 2_500)) {
+        slowStops.push(`${victim}: code ${finished.code} after ${Date.now() - sentAt} ms`);
+      }
+      const key = `${signal} ${victim}`;
+      injected.set(key, (injected.get(key) ?? 0) + 1);
+      await pause(0, 500);
+      pipeline.start(victim);
+    }
+
+    // Then everything runs to the end undisturbed.
+    const producerResult = await pipeline.process('producer')!.exited;
+    expect(producerResult.code).toBe(0);
+    await recorder.waitFor(LAST_HOUR, 120_000);
+    await eventually(
+      async () => (await redis.hget('averages_consumer_state', 'last_seq')) === '240',
+      60_000,
+    );
+    await pipeline.stop();
+
+    const hours = expectedHours(RUN);
+    const readings = await checkPartitions(redis, RUN);
+    const averages = checkAverages(recorder.seen, hours);
+    const fault = [...injected]
+      .sort()
+      .map(([key, n]) => `${key} ×${n}`)
+      .join(', ');
+    recordRow({ fault, injected: FAULTS, checkedIn: 'partitions', ...readings });
+    recordRow({ fault, injected: FAULTS, checkedIn: 'temps:averages', ...averages });
+
+    expect(pipeline.crashes).toEqual([]);
+    expect(slowStops).toEqual([]);
+    expect(readings).toEqual({ checked: 2_592_000, lost: 0, doubled: 0, wrong: 0 });
+    expect(averages).toEqual({ checked: 240, lost: 0, doubled: 0, wrong: 0 });
+    // The capped stream keeps the last 120, numbered 121..240.
+    const kept = await redis.xrange('temps:averages', '-', '+');
+    expect(kept.map(([, fields]) => fields[fields.indexOf('seq') + 1])).toEqual(
+      Array.from({ length: 120 }, (_, i) => String(121 + i)),
+    );
+    // The readers printed only exact averages, and accounted for every hour they did not print.
+    const exact = new Set(
+      [...hours].map(([hour, { total, count }]) => {
+        const iso = new Date(hour).toISOString();
+        return `${iso.slice(0, 10).replaceAll('-', '/')} ${new Date(hour).getUTCHours()} ${Math.floor(total / count)} ${count}`;
+      }),
+    );
+    expect(pipeline.printed.filter((line) => !exact.has(line))).toEqual([]);
+    expect(new Set(pipeline.printed).size + pipeline.missed).toBeGreaterThanOrEqual(240);
+    redis.disconnect();
+  });
+});

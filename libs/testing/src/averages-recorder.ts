@@ -1,0 +1,62 @@
+import { Redis } from 'ioredis';
+import type { SeenAverage } from './run-check';
+
+/**
+ * Tails temps:averages from the beginning on its own connection and keeps every entry it sees,
+ * so a test can check all the averages of a run, also those the MAXLEN cap trims later. It rides
+ * out Redis restarts and killed connections, resuming after the last entry it saw.
+ */
+export class AveragesRecorder {
+  readonly seen: SeenAverage[] = [];
+  private readonly redis: Redis;
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis.on('error', () => undefined);
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let after = '0';
+    while (!this.stopped) {
+      try {
+        const reply = await this.redis.xread(
+          'COUNT',
+          1_000,
+          'BLOCK',
+          200,
+          'STREAMS',
+          'temps:averages',
+          after,
+        );
+        for (const [, entries] of reply ?? []) {
+          for (const [id, flat] of entries) {
+            const fields: Record<string, string> = {};
+            for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+            this.seen.push({ id, fields });
+            after = id;
+          }
+        }
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** Resolves once the recorder has seen an entry with this ID. */
+  async waitFor(id: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.seen.some((a) => a.id === id)) {
+      if (Date.now() > deadline) throw new Error(`temps:averages never reached ${id}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    this.redis.disconnect();
+  }
+}

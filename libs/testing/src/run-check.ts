@@ -1,0 +1,152 @@
+import type { Redis } from 'ioredis';
+import {
+  DAY_MS,
+  HOUR_MS,
+  ReadingGenerator,
+  deviceName,
+  partitionKeyFor,
+  partitionKeysBetween,
+} from '@temps/streams';
+
+/** A bounded producer run, as given on its command line. */
+export interface SimulatedRun {
+  startMs: number;
+  days: number;
+  devices: number;
+  seed: number;
+  intervalMs?: number;
+}
+
+/** What a check found: entries compared, and how many were missing, extra or different. */
+export interface Tally {
+  checked: number;
+  lost: number;
+  doubled: number;
+  wrong: number;
+}
+
+export const emptyTally = (): Tally => ({ checked: 0, lost: 0, doubled: 0, wrong: 0 });
+
+/** The readings an uninterrupted run writes, in ID order: the reference every check compares to. */
+export function* expectedReadings(
+  run: SimulatedRun,
+): Generator<{ ms: number; seq: number; temp: number }> {
+  const interval = run.intervalMs ?? 1_000;
+  const generator = ReadingGenerator.seeded(run.seed, run.devices);
+  const temps: number[] = [];
+  for (let ms = run.startMs; ms < run.startMs + run.days * DAY_MS; ms += interval) {
+    temps.length = 0;
+    generator.next(1, temps);
+    for (let seq = 0; seq < temps.length; seq++) yield { ms, seq, temp: temps[seq] };
+  }
+}
+
+/** Every hour's total and count, straight from the reference readings. */
+export function expectedHours(run: SimulatedRun): Map<number, { total: number; count: number }> {
+  const hours = new Map<number, { total: number; count: number }>();
+  for (const { ms, temp } of expectedReadings(run)) {
+    const hour = ms - (ms % HOUR_MS);
+    const sums = hours.get(hour) ?? { total: 0, count: 0 };
+    sums.total += temp;
+    sums.count += 1;
+    hours.set(hour, sums);
+  }
+  return hours;
+}
+
+const idKey = (ms: number, seq: number) => ms * 10_000 + seq;
+
+/**
+ * Compares every partition of the run with the reference readings, entry by entry (streamed in
+ * pages, so millions of readings fit): a reference reading absent is lost, an entry the reference
+ * lacks is doubled, one with other fields is wrong. `ignoreIds` are entries a test put there itself.
+ */
+export async function checkPartitions(
+  redis: Redis,
+  run: SimulatedRun,
+  ignoreIds: ReadonlySet<string> = new Set(),
+  page = 20_000,
+): Promise<Tally> {
+  const tally = emptyTally();
+  const expected = expectedReadings(run);
+  let next = expected.next();
+  for (const key of partitionKeysBetween(run.startMs, run.startMs + run.days * DAY_MS)) {
+    let from = '-';
+    for (;;) {
+      const entries = await redis.xrange(key, from, '+', 'COUNT', page);
+      for (const [id, fields] of entries) {
+        if (ignoreIds.has(`${key} ${id}`)) continue;
+        const [ms, seq] = id.split('-').map(Number);
+        // Reference readings before this entry that it never reached are lost.
+        while (!next.done && idKey(next.value.ms, next.value.seq) < idKey(ms, seq)) {
+          tally.checked++;
+          tally.lost++;
+          next = expected.next();
+        }
+        if (next.done || idKey(next.value.ms, next.value.seq) > idKey(ms, seq)) {
+          tally.doubled++;
+          continue;
+        }
+        tally.checked++;
+        const want =
+          run.devices > 1
+            ? ['temp_f', String(next.value.temp), 'device_id', deviceName(seq)]
+            : ['temp_f', String(next.value.temp)];
+        if (fields.join('\u0000') !== want.join('\u0000')) tally.wrong++;
+        next = expected.next();
+      }
+      if (entries.length < page) break;
+      from = `(${entries[entries.length - 1][0]}`;
+    }
+    // The rest of this day's reference readings are lost.
+    while (!next.done && partitionKeyFor(next.value.ms) === key) {
+      tally.checked++;
+      tally.lost++;
+      next = expected.next();
+    }
+  }
+  return tally;
+}
+
+/** An entry of temps:averages as a reader saw it. */
+export interface SeenAverage {
+  id: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Compares the averages seen on temps:averages with the reference hours: each hour must appear
+ * exactly once, with `average_temp_f` = floor(total / count) and `num_observations` = count, and
+ * the `seq` numbers must run 1, 2, … without a repeat. `ignoreIds` are entries a test put there.
+ */
+export function checkAverages(
+  seen: readonly SeenAverage[],
+  hours: ReadonlyMap<number, { total: number; count: number }>,
+  ignoreIds: ReadonlySet<string> = new Set(),
+): Tally {
+  const tally = emptyTally();
+  const byHour = new Map<string, SeenAverage[]>();
+  const seqs = new Set<string>();
+  for (const average of seen) {
+    if (ignoreIds.has(average.id)) continue;
+    byHour.set(average.id, [...(byHour.get(average.id) ?? []), average]);
+    if (seqs.has(average.fields.seq)) tally.doubled++;
+    seqs.add(average.fields.seq);
+  }
+  for (const [hour, { total, count }] of hours) {
+    tally.checked++;
+    const found = byHour.get(`${hour}-0`) ?? [];
+    byHour.delete(`${hour}-0`);
+    if (found.length === 0) tally.lost++;
+    tally.doubled += Math.max(0, found.length - 1);
+    const exact = (a: SeenAverage) =>
+      a.fields.average_temp_f === String(Math.floor(total / count)) &&
+      a.fields.num_observations === String(count);
+    tally.wrong += found.filter((a) => !exact(a)).length;
+  }
+  // Averages for hours the reference does not have at all.
+  for (const extra of byHour.values()) tally.wrong += extra.length;
+  const expectedSeqs = [...seqs].every((s, i) => s === String(i + 1));
+  if (!expectedSeqs) tally.wrong++;
+  return tally;
+}
