@@ -29,8 +29,9 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   const stats: StreamStats[] = [];
   streams.forEach((stream, i) => {
     const [length, pttl, memory] = [value(3 * i), value(3 * i + 1), value(3 * i + 2)] as number[];
-    // A key that expired between SCAN and the pipeline reports PTTL -2: leave it out.
-    if (pttl === -2 || memory === null) return;
+    // A key that expired between SCAN and the pipeline reports PTTL -2, and a temps:averages that
+    // someone made into another type has no length: leave them out.
+    if (pttl === -2 || memory === null || length === null) return;
     stats.push({ stream, length, ttlSeconds: pttl >= 0 ? pttl / 1000 : null, memoryBytes: memory });
   });
   const info = String(value(3 * streams.length) ?? '');

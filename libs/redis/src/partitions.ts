@@ -1,10 +1,14 @@
 import type { Redis } from 'ioredis';
 import { PARTITION_PATTERN, isPartitionKey } from '@temps/streams';
 
-/** Every day partition in Redis, oldest first (SCAN, so Redis is never blocked; foreign keys left out). */
+/**
+ * Every day partition in Redis, oldest first (SCAN, so Redis is never blocked). Foreign keys are
+ * left out: names that are not a day (temps:garbage, temps:20251399) and keys that are not streams.
+ */
 export async function scanPartitions(redis: Redis): Promise<string[]> {
   const keys = new Set<string>();
-  for await (const batch of redis.scanStream({ match: PARTITION_PATTERN, count: 1000 })) {
+  const scan = redis.scanStream({ match: PARTITION_PATTERN, type: 'stream', count: 1000 });
+  for await (const batch of scan) {
     for (const key of batch as string[]) if (isPartitionKey(key)) keys.add(key);
   }
   return [...keys].sort();

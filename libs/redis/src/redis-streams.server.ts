@@ -32,7 +32,7 @@ export interface RedisStreamsServerOptions {
   count?: number;
   /** XREAD BLOCK timeout: how often an idle consumer gets an empty event (to check the watermark). */
   blockMs?: number;
-  /** Called on every turn of the read loop (for the health check). */
+  /** Called after every read the handler took without an error (for the health check). */
   onTurn?: () => void;
 }
 
@@ -99,6 +99,11 @@ export class RedisStreamsServer
   private async run(reader: Redis): Promise<void> {
     const { pattern, source, count = 10_000, blockMs = 1_000, onTurn } = this.options;
     const read = async (cursor: StreamCursor, block: boolean): Promise<StreamReadEvent> => {
+      // Nothing to read for now (the consumer says so): an idle turn, as if a read timed out.
+      if (cursor.length === 0) {
+        await sleep(blockMs);
+        return { reads: [] };
+      }
       const streams = [
         ...cursor.map(([stream]) => stream),
         ...cursor.map(([, afterId]) => afterId),
@@ -118,7 +123,6 @@ export class RedisStreamsServer
     let ahead: { cursor: StreamCursor; event: Promise<StreamReadEvent> } | null = null;
 
     while (!this.stopping) {
-      onTurn?.();
       try {
         const cursor = await source.cursor();
         const speculative = ahead;
@@ -141,6 +145,7 @@ export class RedisStreamsServer
           { pattern, data: event },
           new RedisStreamsContext([cursor]),
         );
+        onTurn?.();
       } catch (error) {
         if (this.stopping) break;
         this.reportError(error as Error);
@@ -152,7 +157,9 @@ export class RedisStreamsServer
   private reportError(error: Error): void {
     if (Date.now() - this.lastErrorLog < 30_000) return;
     this.lastErrorLog = Date.now();
-    this.logger.error(`Read failed, retrying from the committed position: ${error.message}`);
+    this.logger.error(
+      `Reading or handling failed; retrying from the committed position: ${error.message}`,
+    );
   }
 }
 

@@ -95,8 +95,19 @@ export class AggregatorRepository {
     return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
   }
 
+  /** Whether a partition is there to read: a stream (a key of another type is someone else's). */
   async exists(key: string): Promise<boolean> {
-    return (await this.redis.exists(key)) === 1;
+    return (await this.redis.type(key)) === 'stream';
+  }
+
+  /** Which of `keys` XREAD can read: streams, or keys not there yet (XREAD waits for them). */
+  async readable(keys: string[]): Promise<boolean[]> {
+    const pipeline = this.redis.pipeline();
+    keys.forEach((key) => pipeline.type(key));
+    return ((await pipeline.exec()) ?? []).map(([error, type]) => {
+      if (error) throw error;
+      return type === 'stream' || type === 'none';
+    });
   }
 
   /** Existing day partitions, oldest first (foreign keys such as temps:garbage are ignored). */

@@ -69,15 +69,20 @@ export class AggregatorService implements StreamCursorSource {
     this.metrics.partition.set({ stream: this.state.streamKey }, 1);
   }
 
-  cursor(): StreamCursor {
+  async cursor(): Promise<StreamCursor> {
     const { streamKey, lastId } = this.current();
     // While the partition still has a backlog, read only it; once drained, watch the next day too
     // (its first entry means this one is complete) so either wakes the blocking read.
-    if (this.backlog) return [[streamKey, lastId]];
-    return [
-      [streamKey, lastId],
-      [nextPartitionKey(streamKey), '0'],
-    ];
+    const cursor: StreamCursor = this.backlog
+      ? [[streamKey, lastId]]
+      : [
+          [streamKey, lastId],
+          [nextPartitionKey(streamKey), '0'],
+        ];
+    // A key of another type under a partition's name would fail the whole XREAD: leave it out
+    // (a current partition that is not a stream then counts as gone).
+    const readable = await this.repository.readable(cursor.map(([key]) => key));
+    return cursor.filter((_, i) => readable[i]);
   }
 
   async handle(event: StreamReadEvent): Promise<void> {

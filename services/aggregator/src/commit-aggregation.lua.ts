@@ -3,8 +3,10 @@
  * and running totals. Nothing is written unless the saved cursor is still the one this step started
  * from, so a step is applied exactly once even if it is retried or another aggregator interferes.
  * An average whose hour is already in temps:averages (its ID derives from the hour) is not added again.
- * Each average also gets `seq`, its number in the stream (XINFO entries-added + 1), so a reader can
- * tell how many averages the MAXLEN cap trimmed away before it read them.
+ * Each average also gets `seq`, its number in the stream (the newest average's `seq` + 1), so a
+ * reader can tell how many averages the MAXLEN cap trimmed away before it read them. An entry someone
+ * else put on top of the stream, at or after an average's hour, is refused with FOREIGN_ENTRY
+ * (before anything is written) rather than letting that average silently drop.
  *
  * KEYS[1] aggregating_consumer_state   KEYS[2] temps:averages   KEYS[3] producer_state
  * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
@@ -22,26 +24,54 @@ end
 local function ms_of(id)
   return tonumber(string.match(id, '^(%d+)'))
 end
-local top = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 1)
-local topMs = top[1] and ms_of(top[1][1]) or -1
+-- An entry this script wrote: ID at the start of an hour, sequence 0, with a numeric seq field.
+local function seq_of_average(entry)
+  local ms, n = string.match(entry[1], '^(%d+)-(%d+)$')
+  if n ~= '0' or tonumber(ms) % 3600000 ~= 0 then return nil end
+  for k = 1, #entry[2], 2 do
+    if entry[2][k] == 'seq' then return tonumber(entry[2][k + 1]) end
+  end
+  return nil
+end
+
+-- The newest entries: the top decides where averages can go, the newest average gives the next
+-- seq (counted from averages only, so entries others added never open a gap in the numbering).
+local top = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 1)[1]
+local topMs = top and ms_of(top[1]) or -1
+local seq = top and seq_of_average(top)
+local topIsAverage = top == nil or seq ~= nil
+if not seq then
+  seq = 0
+  for _, entry in ipairs(redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 100)) do
+    local n = seq_of_average(entry)
+    if n then seq = n break end
+  end
+end
+local lastGeneratedMs = -1
+if redis.call('EXISTS', averages) == 1 then
+  local info = redis.call('XINFO', 'STREAM', averages)
+  for k = 1, #info, 2 do
+    if info[k] == 'last-generated-id' then lastGeneratedMs = ms_of(info[k + 1]) end
+  end
+end
 
 local pairs = tonumber(ARGV[4])
 local fields = {}
 for i = 5, 4 + 2 * pairs do fields[#fields + 1] = ARGV[i] end
 
-local seq = 0
-if redis.call('EXISTS', averages) == 1 then
-  local info = redis.call('XINFO', 'STREAM', averages)
-  for k = 1, #info, 2 do
-    if info[k] == 'entries-added' then seq = info[k + 1] end
-  end
-end
-
 local added = 0
 local i = 5 + 2 * pairs
 while i <= #ARGV do
   local id, count = ARGV[i], tonumber(ARGV[i + 1])
+  if ms_of(id) <= topMs and not topIsAverage then
+    return redis.error_reply('FOREIGN_ENTRY ' .. averages .. ' ends with entry ' .. top[1] .. ', which is not an hourly average, at or after the average for ' .. id .. '; delete it (XDEL) to let the aggregator go on')
+  end
   if ms_of(id) > topMs then
+    if ms_of(id) <= lastGeneratedMs then
+      -- Only deleted entries were beyond the top: bring the ID counter back to what the stream holds.
+      redis.call('XSETID', averages, top and top[1] or '0-0')
+      lastGeneratedMs = -1
+    end
     local args = { 'XADD', averages, 'MAXLEN', '=', ARGV[3], id }
     for j = i + 2, i + 1 + 2 * count do args[#args + 1] = ARGV[j] end
     seq = seq + 1

@@ -56,6 +56,19 @@ export class ProducerRepository {
     return (await scanPartitions(this.redis)).filter((key) => partitionDayStart(key)! >= fromMs);
   }
 
+  /** Keys among `keys` that exist with a type other than stream (someone else's data). */
+  async foreignKeys(keys: string[]): Promise<{ key: string; type: string }[]> {
+    const pipeline = this.redis.pipeline();
+    keys.forEach((key) => pipeline.type(key));
+    const types = ((await pipeline.exec()) ?? []).map(([error, type]) => {
+      if (error) throw error;
+      return type as string;
+    });
+    return keys
+      .map((key, i) => ({ key, type: types[i] }))
+      .filter(({ type }) => type !== 'none' && type !== 'stream');
+  }
+
   /** Deletes the partitions a new run will write and saves the run, in one transaction. */
   async startRun(partitions: string[], run: SavedRun): Promise<void> {
     const tx = this.redis.multi();

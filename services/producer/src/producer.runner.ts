@@ -23,12 +23,23 @@ export class ResumeConflictError extends Error {
   override name = 'ResumeConflictError';
 }
 
+export class BlockedPartitionError extends Error {
+  override name = 'BlockedPartitionError';
+}
+
+/** The reason a batch was refused because its partition holds what this producer did not write. */
+function blockedPartition(error: unknown): string | null {
+  const match = /^(?:FOREIGN_KEY|FOREIGN_ENTRY) (.*)$/.exec(String((error as Error)?.message));
+  return match ? match[1] : null;
+}
+
 /** Runs the producer: starts or resumes a run, then writes batch after batch until done or stopped. */
 @Injectable()
 export class ProducerRunner {
   private readonly logger = new Logger('Producer');
   private readonly stopping = new AbortController();
   private readonly reporter = new ProgressReporter();
+  private lastBlockedLog = 0;
 
   constructor(
     @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
@@ -49,10 +60,19 @@ export class ProducerRunner {
         await this.write(run);
         return;
       } catch (error) {
-        // After a dropped connection ioredis sends unanswered commands again, and the Lua guard
-        // refuses a batch that was in fact applied. Redis holds the truth: continue from it.
-        if (this.stopping.signal.aborted || !String(error).includes('POSITION_MISMATCH'))
+        if (this.stopping.signal.aborted) throw error;
+        const blocked = blockedPartition(error);
+        if (blocked !== null) {
+          // Someone else's key or entries where this run must write: a bounded run says so and
+          // ends; a following producer keeps trying (unhealthy meanwhile) until they are removed.
+          if (run.endMs !== null) throw new BlockedPartitionError(blocked);
+          this.reportBlocked(blocked);
+          await this.pause(1_000);
+        } else if (!String(error).includes('POSITION_MISMATCH')) {
+          // After a dropped connection ioredis sends unanswered commands again, and the Lua guard
+          // refuses a batch that was in fact applied. Redis holds the truth: continue from it.
           throw error;
+        }
         run = await this.repository.loadRun();
         if (run)
           this.logger.warn(
@@ -60,6 +80,12 @@ export class ProducerRunner {
           );
       }
     }
+  }
+
+  private reportBlocked(reason: string): void {
+    if (Date.now() - this.lastBlockedLog < 30_000) return;
+    this.lastBlockedLog = Date.now();
+    this.logger.error(`Cannot write: ${reason}. Retrying every second.`);
   }
 
   private async prepareRun(): Promise<SavedRun | null> {
@@ -105,6 +131,12 @@ export class ProducerRunner {
       endMs === null
         ? await this.repository.partitionsFrom(startOfDay(startMs))
         : partitionKeysBetween(startMs, endMs);
+    const foreign = await this.repository.foreignKeys(partitions);
+    if (foreign.length > 0) {
+      throw new BlockedPartitionError(
+        `${foreign.map(({ key, type }) => `${key} is a ${type}`).join(', ')}, not a stream; the producer deletes and writes only streams there. Remove it or choose other days.`,
+      );
+    }
     this.reporter.line('Deleting old streams:');
     partitions.forEach((key) => this.reporter.line(key));
     await this.repository.startRun(partitions, run);
@@ -145,12 +177,15 @@ export class ProducerRunner {
     // makes the one behind it fail too, without writing.
     let plannedMs = run.watermarkMs;
     let confirmed: Promise<void> = Promise.resolve();
+    let confirmedMs = run.watermarkMs;
     let partition = '';
     this.metrics.watermark.set(run.watermarkMs / 1000);
     this.reporter.start(total, written);
 
     const confirm = async (sent: Promise<number>, readings: number, watermarkMs: number) => {
       await sent;
+      confirmedMs = watermarkMs;
+      this.heartbeat.beat();
       written += readings;
       this.metrics.readingsProduced.inc(readings);
       this.metrics.batchesWritten.inc();
@@ -163,10 +198,11 @@ export class ProducerRunner {
 
     try {
       while (!this.stopping.signal.aborted) {
-        this.heartbeat.beat();
         const step = nextStep(run, plannedMs, Date.now(), MAX_BATCH_ENTRIES);
         if (step.kind === 'done') break;
         if (step.kind === 'wait') {
+          // Ahead of the clock with nothing refused: healthy. (A batch beats once applied.)
+          if (plannedMs === confirmedMs) this.heartbeat.beat();
           await this.pause(Math.min(step.untilRealMs - Date.now(), 1_000));
           continue;
         }

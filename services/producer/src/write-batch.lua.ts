@@ -22,6 +22,31 @@ if tonumber(saved[2]) ~= first then
   return redis.error_reply('POSITION_MISMATCH batch starts at ' .. ARGV[2] .. ', saved position is ' .. tostring(saved[2]))
 end
 
+-- The partition must be a stream whose IDs end before this batch. Checked before the first XADD,
+-- since a failing XADD would stop the script with part of the batch written.
+local kind = redis.call('TYPE', partition)['ok']
+if kind ~= 'none' then
+  if kind ~= 'stream' then
+    return redis.error_reply('FOREIGN_KEY ' .. partition .. ' is a ' .. kind .. ', not a stream; delete it to let the producer write that day')
+  end
+  local function after_first(id)
+    return tonumber(string.match(id, '^(%d+)')) >= first
+  end
+  local info = redis.call('XINFO', 'STREAM', partition)
+  local lastId, lastEntry
+  for k = 1, #info, 2 do
+    if info[k] == 'last-generated-id' then lastId = info[k + 1] end
+    if info[k] == 'last-entry' then lastEntry = info[k + 1] end
+  end
+  if after_first(lastId) then
+    if type(lastEntry) == 'table' and after_first(lastEntry[1]) then
+      return redis.error_reply('FOREIGN_ENTRY ' .. partition .. ' holds entry ' .. lastEntry[1] .. ', which this producer did not write, at or after its next reading ' .. ARGV[2] .. '-0; delete the entry (XDEL) or the partition')
+    end
+    -- Only deleted entries were there: bring the ID counter back to what the stream holds.
+    redis.call('XSETID', partition, type(lastEntry) == 'table' and lastEntry[1] or '0-0')
+  end
+end
+
 local names = devices > 1 and devices or 0
 local firstTemp = 8 + names
 local count = #ARGV - firstTemp + 1
