@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BaseRpcContext, Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import {
+  BaseRpcContext,
+  RpcException,
+  Server,
+  type CustomTransportStrategy,
+  type ReadPacket,
+} from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
+import { isObservable, lastValueFrom } from 'rxjs';
 
 /** An entry: its ID as text, its fields as raw bytes (decoding every field to text would cost more
  * than the rest of a consumer's work; consumers decode what they use). */
@@ -87,6 +94,21 @@ export class RedisStreamsServer
     await this.loop;
   }
 
+  /**
+   * Runs the handler and waits for it to finish, failing if it failed, so the read loop can back
+   * off and retry (Nest's own event handling would log the error and carry on as if it had worked).
+   */
+  override async handleEvent(
+    pattern: string,
+    packet: ReadPacket,
+    context: BaseRpcContext,
+  ): Promise<void> {
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) throw new Error(`No @EventPattern('${pattern}') handler.`);
+    const result: unknown = await handler(packet.data, context);
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  }
+
   on(): void {
     throw new Error('RedisStreamsServer reports its status through the `status` observable.');
   }
@@ -160,6 +182,18 @@ export class RedisStreamsServer
     this.logger.error(
       `Reading or handling failed; retrying from the committed position: ${error.message}`,
     );
+  }
+}
+
+/**
+ * Runs a stream handler's work so that a failure reaches the transport (which retries and reports
+ * it) as the error itself, without Nest's exception filter logging it on every attempt.
+ */
+export async function handOver(work: Promise<void>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    throw new RpcException(error as Error);
   }
 }
 

@@ -1,9 +1,24 @@
 import type { Command } from 'commander';
 import { redisUrlFromEnv } from '@temps/redis';
 
-/** A setting that cannot be used; its message is the one line the user sees. */
+/** Longest run of non-space characters a message repeats from the input before shortening it. */
+const MAX_ECHO = 60;
+
+/**
+ * A setting that cannot be used; its message is the one line the user sees. A value quoted back
+ * is shortened, so a 100 kB argument does not come back as a 100 kB error.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+
+  constructor(message: string) {
+    super(
+      message.replace(
+        new RegExp(`\\S{${MAX_ECHO + 1},}`, 'g'),
+        (long) => `${long.slice(0, MAX_ECHO - 20)}…(${long.length} characters)`,
+      ),
+    );
+  }
 }
 
 const BOOLEANS: Record<string, boolean> = {

@@ -49,6 +49,8 @@ export function runService(name: string, build: () => ServiceSpec): void {
   } catch (error) {
     return exitWith(name, error as Error);
   }
+  // A rejection nobody awaited is still a failure: one line and exit 1, not a stack dump.
+  process.once('unhandledRejection', (reason) => exitWith(name, toError(reason)));
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -58,6 +60,10 @@ export function runService(name: string, build: () => ServiceSpec): void {
     () => process.exit(0),
     (error: Error) => exitWith(name, error),
   );
+}
+
+function toError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 function exitWith(name: string, error: Error): never {

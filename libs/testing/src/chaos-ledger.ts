@@ -8,7 +8,7 @@ export interface LedgerRow extends Tally {
   /** How many times it was done. */
   injected: number;
   /** Where the data was checked: the partitions (readings) or temps:averages (hours). */
-  checkedIn: 'partitions' | 'temps:averages';
+  checkedIn: 'partitions' | 'temps:averages' | 'Redis snapshot';
 }
 
 /**

@@ -56,21 +56,32 @@ export function expectedHours(run: SimulatedRun): Map<number, { total: number; c
 
 const idKey = (ms: number, seq: number) => ms * 10_000 + seq;
 
+export interface CheckOptions {
+  /** Entries a test put there itself, as `partition id`. */
+  ignoreIds?: ReadonlySet<string>;
+  /** Partitions a test deleted itself: neither they nor their readings are compared. */
+  skipPartitions?: ReadonlySet<string>;
+}
+
 /**
  * Compares every partition of the run with the reference readings, entry by entry (streamed in
  * pages, so millions of readings fit): a reference reading absent is lost, an entry the reference
- * lacks is doubled, one with other fields is wrong. `ignoreIds` are entries a test put there itself.
+ * lacks is doubled, one with other fields is wrong.
  */
 export async function checkPartitions(
   redis: Redis,
   run: SimulatedRun,
-  ignoreIds: ReadonlySet<string> = new Set(),
+  { ignoreIds = new Set(), skipPartitions = new Set() }: CheckOptions = {},
   page = 20_000,
 ): Promise<Tally> {
   const tally = emptyTally();
   const expected = expectedReadings(run);
   let next = expected.next();
   for (const key of partitionKeysBetween(run.startMs, run.startMs + run.days * DAY_MS)) {
+    if (skipPartitions.has(key)) {
+      while (!next.done && partitionKeyFor(next.value.ms) === key) next = expected.next();
+      continue;
+    }
     let from = '-';
     for (;;) {
       const entries = await redis.xrange(key, from, '+', 'COUNT', page);
@@ -117,12 +128,16 @@ export interface SeenAverage {
 /**
  * Compares the averages seen on temps:averages with the reference hours: each hour must appear
  * exactly once, with `average_temp_f` = floor(total / count) and `num_observations` = count, and
- * the `seq` numbers must run 1, 2, … without a repeat. `ignoreIds` are entries a test put there.
+ * the `seq` numbers must run 1, 2, … without a repeat. `ignoreIds` are entries a test put there;
+ * `skipHours` are hours whose readings a test deleted (their averages, if any, are not judged).
  */
 export function checkAverages(
   seen: readonly SeenAverage[],
   hours: ReadonlyMap<number, { total: number; count: number }>,
-  ignoreIds: ReadonlySet<string> = new Set(),
+  {
+    ignoreIds = new Set(),
+    skipHours = new Set(),
+  }: { ignoreIds?: ReadonlySet<string>; skipHours?: ReadonlySet<number> } = {},
 ): Tally {
   const tally = emptyTally();
   const byHour = new Map<string, SeenAverage[]>();
@@ -134,6 +149,10 @@ export function checkAverages(
     seqs.add(average.fields.seq);
   }
   for (const [hour, { total, count }] of hours) {
+    if (skipHours.has(hour)) {
+      byHour.delete(`${hour}-0`);
+      continue;
+    }
     tally.checked++;
     const found = byHour.get(`${hour}-0`) ?? [];
     byHour.delete(`${hour}-0`);

@@ -222,6 +222,8 @@ export class ProducerRunner {
           watermarkMs: plannedMs,
           generator: generator.state(),
         });
+        // If the batch ahead fails, this one is refused too and never awaited: not an unhandled rejection.
+        sent.catch(() => undefined);
         await confirmed;
         confirmed = confirm(sent, temps.length, plannedMs);
         confirmed.catch(() => undefined); // surfaced by the next await, not as an unhandled rejection
