@@ -48,7 +48,8 @@ class LedgerReporter {
       `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
       ...cells.map(format),
     ];
-    process.stdout.write(`\nChaos results\n${table.join('\n')}\n`);
+    const notes = rows.filter((row) => row.notes).map((row) => `${row.fault}: ${row.notes}`);
+    process.stdout.write(`\nChaos results\n${[...table, ...notes].join('\n')}\n`);
     const failed = rows.filter((row) => row.lost + row.doubled + row.wrong > 0);
     if (failed.length > 0) {
       this.error = new Error(

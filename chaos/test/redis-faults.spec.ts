@@ -30,10 +30,10 @@ describe('Redis faults during a run: killed connections, crashes, 10 s unreachab
     const allAnswer = async (code: number) =>
       (await Promise.all(consumers.map((s) => pipeline.health(s)))).every((s) => s === code);
     try {
+      pipeline.start('producer');
       pipeline.start('aggregator');
       pipeline.start('averages');
       await eventually(() => allAnswer(200), 30_000);
-      pipeline.start('producer');
 
       // Every client connection killed, again and again, while the producer and aggregator work.
       for (let i = 0; i < CLIENT_KILLS; i++) {

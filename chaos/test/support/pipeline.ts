@@ -84,7 +84,22 @@ export class Pipeline {
     const child = this.running.get(service);
     if (!child) throw new Error(`${service} is not running`);
     this.stopping.add(child);
+    // A frozen process would hold a SIGTERM until thawed.
+    if (child.exitCode === null) process.kill(child.pid, 'SIGCONT');
     return child.kill(signal);
+  }
+
+  /** The service's process is about to end by itself on purpose (not a crash). */
+  expectEnd(service: Service): Promise<Finished> {
+    const child = this.running.get(service);
+    if (!child) throw new Error(`${service} is not running`);
+    this.stopping.add(child);
+    return child.exited;
+  }
+
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) a service's process: alive, connected, doing nothing. */
+  freeze(service: Service, frozen: boolean): void {
+    process.kill(this.running.get(service)!.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** Stops everything still running with SIGTERM. */

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { redactRedisUrl } from './redis-url';
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
@@ -20,9 +22,24 @@ export async function connectRedis(url: string, connectionName: string): Promise
   let lastError: Error | undefined;
   const remember = (error: Error) => (lastError = error);
   client.on('error', remember);
+  // ioredis ignores a failed SELECT of the URL's database and carries on in database 0: select it
+  // again here, where a refusal is an error. Some refusals make ioredis retry forever instead of
+  // failing: the first connection gets a deadline.
+  const database = new URL(url).pathname.slice(1);
+  const ready = client
+    .connect()
+    .then(() => (database ? client.select(Number(database)) : undefined))
+    .then(() => client.ping());
+  ready.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(lastError ?? new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+      CONNECT_TIMEOUT_MS,
+    );
+  });
   try {
-    await client.connect();
-    await client.ping();
+    await Promise.race([ready, deadline]);
   } catch (error) {
     client.disconnect();
     const cause = lastError ?? (error as Error);
@@ -30,6 +47,8 @@ export async function connectRedis(url: string, connectionName: string): Promise
       `Cannot use Redis at ${redactRedisUrl(url)}: ${describe(cause)}`,
       { cause },
     );
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }

@@ -40,9 +40,10 @@ function validateRedisUrl(raw: string): string {
     );
   }
   if (!url.hostname) throw new RedisConfigError('REDIS_URL names no host');
-  if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) {
+  // Redis numbers its databases from 0 (16 by default); a longer number cannot be one of them.
+  if (url.pathname.length > 1 && !/^\/\d{1,6}$/.test(url.pathname)) {
     throw new RedisConfigError(
-      `REDIS_URL's database must be a number, got "${url.pathname.slice(1)}"`,
+      `REDIS_URL's database must be a database number (0, 1, …), got "${url.pathname.slice(1)}"`,
     );
   }
   return raw;

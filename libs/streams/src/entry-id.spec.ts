@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { entryIdMs, isEntryId } from './entry-id';
+import { compareEntryIds, entryIdMs, isEntryId } from './entry-id';
 
 const U64_MAX = 2n ** 64n - 1n;
 /** Small values collide often (equal ms, equal seq); large ones exceed Number's precision. */
@@ -93,5 +93,20 @@ describe('isEntryId', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('compareEntryIds', () => {
+  it('orders by milliseconds, then by sequence, as Redis does (not as text), up to 2^64 - 1', () => {
+    fc.assert(
+      fc.property(idParts, idParts, (a, b) => {
+        const expected =
+          a[0] === b[0] ? Math.sign(Number(a[1] - b[1])) : Math.sign(Number(a[0] - b[0]));
+        expect(compareEntryIds(toId(a), toId(b))).toBe(expected);
+      }),
+    );
+    expect(compareEntryIds('9-0', '10-0')).toBe(-1);
+    expect(compareEntryIds('5-10', '5-9')).toBe(1);
+    expect(compareEntryIds('0', '0-0')).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { compareEntryIds } from '@temps/streams';
 import type { SeenAverage } from './run-check';
 
 /**
@@ -31,6 +32,8 @@ export class AveragesRecorder {
           'temps:averages',
           after,
         );
+        // Entries after `after` deleted and the ID counter set back: read on from the new end.
+        if (!reply) after = await this.setBack(after);
         for (const [, entries] of reply ?? []) {
           for (const [id, flat] of entries) {
             const fields: Record<string, string> = {};
@@ -43,6 +46,16 @@ export class AveragesRecorder {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
+  }
+
+  /** After a set-back: the newest entry seen that is still below the stream's new end. */
+  private async setBack(after: string): Promise<string> {
+    const info = (await this.redis.xinfo('STREAM', 'temps:averages').catch(() => null)) as
+      unknown[] | null;
+    const last = info ? String(info[info.indexOf('last-generated-id') + 1]) : null;
+    if (last === null || compareEntryIds(last, after) >= 0) return after;
+    const below = this.seen.map((a) => a.id).filter((id) => compareEntryIds(id, last) <= 0);
+    return below.sort(compareEntryIds).at(-1) ?? last;
   }
 
   /** Resolves once the recorder has seen an entry with this ID. */

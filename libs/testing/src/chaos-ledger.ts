@@ -9,6 +9,8 @@ export interface LedgerRow extends Tally {
   injected: number;
   /** Where the data was checked: the partitions (readings) or temps:averages (hours). */
   checkedIn: 'partitions' | 'temps:averages' | 'Redis snapshot';
+  /** Measurements printed under the table (rates, memory). */
+  notes?: string;
 }
 
 /**

@@ -110,9 +110,17 @@ export class AggregatorRepository {
     });
   }
 
-  /** Existing day partitions, oldest first (foreign keys such as temps:garbage are ignored). */
+  /**
+   * Day partitions holding readings, oldest first. Keys of another type and empty streams (someone
+   * else's, or a day's name taken early) are not partitions: starting at one, or taking one as proof
+   * that the days before it are complete, would skip real data.
+   */
   async partitions(): Promise<string[]> {
-    return scanPartitions(this.redis);
+    const streams = await scanPartitions(this.redis);
+    const pipeline = this.redis.pipeline();
+    streams.forEach((key) => pipeline.xlen(key));
+    const lengths = (await pipeline.exec()) ?? [];
+    return streams.filter((_, i) => !lengths[i][0] && Number(lengths[i][1]) > 0);
   }
 }
 

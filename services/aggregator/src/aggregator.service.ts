@@ -176,6 +176,9 @@ export class AggregatorService implements StreamCursorSource {
     });
 
     if (advance.kind === 'move') {
+      // An hour still open is closed by the first later entry, wherever it comes from.
+      const to = { streamKey: advance.to, lastId: '0', window: closing.state };
+      await this.commit(from, to, closing.closed);
       for (const { key, reason } of advance.skipped) {
         this.metrics.partitionsSkipped.inc({ reason });
         this.logger.warn(
@@ -184,9 +187,6 @@ export class AggregatorService implements StreamCursorSource {
             : `Skipping ${key}: no readings that day.`,
         );
       }
-      // An hour still open is closed by the first later entry, wherever it comes from.
-      const to = { streamKey: advance.to, lastId: '0', window: closing.state };
-      await this.commit(from, to, closing.closed);
       this.changedPartition(advance.to);
       return;
     }

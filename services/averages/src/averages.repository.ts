@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { AVERAGES_READER_STATE_KEY, isEntryId } from '@temps/streams';
+import { AVERAGES_READER_STATE_KEY, AVERAGES_STREAM, isEntryId } from '@temps/streams';
 
 export interface ReaderState {
   /** The last temps:averages entry handled ('0' before the first). */
@@ -33,6 +33,17 @@ export class AveragesRepository {
       );
     }
     return { lastId, lastSeq: Number(rawSeq) };
+  }
+
+  /** The highest ID temps:averages has handed out (null while the stream does not exist). */
+  async lastGeneratedId(): Promise<string | null> {
+    const info = (await this.redis.xinfo('STREAM', AVERAGES_STREAM).catch((error: Error) => {
+      if (/no such key/i.test(error.message)) return null;
+      throw error;
+    })) as unknown[] | null;
+    if (!info) return null;
+    const at = info.indexOf('last-generated-id');
+    return at >= 0 ? String(info[at + 1]) : null;
   }
 
   async save(state: ReaderState): Promise<void> {
