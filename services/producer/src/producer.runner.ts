@@ -68,16 +68,15 @@ export class ProducerRunner {
           if (run.endMs !== null) throw new BlockedPartitionError(blocked);
           this.reportBlocked(blocked);
           await this.pause(1_000);
-        } else if (!String(error).includes('POSITION_MISMATCH')) {
+        } else if (String(error).includes('POSITION_MISMATCH')) {
           // After a dropped connection ioredis sends unanswered commands again, and the Lua guard
-          // refuses a batch that was in fact applied. Redis holds the truth: continue from it.
+          // refuses a batch that was in fact applied.
+          this.logger.warn('A batch was refused as already written; continuing from Redis.');
+        } else {
           throw error;
         }
+        // Either way Redis holds the truth: continue from the saved position.
         run = await this.repository.loadRun();
-        if (run)
-          this.logger.warn(
-            `Continuing from the saved position ${new Date(run.watermarkMs).toISOString()}.`,
-          );
       }
     }
   }

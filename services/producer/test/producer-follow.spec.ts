@@ -109,6 +109,52 @@ describe('producer: --follow serves health and metrics while it writes', () => {
   });
 });
 
+describe('producer: --follow blocked by an entry it did not write', () => {
+  it('stays up, reports 503 with the reason logged, and goes on once the entry is deleted', async () => {
+    const server = await startPrivateRedis();
+    const port = await freePort();
+    const follower = new ServiceProcess(
+      'producer',
+      ['--follow', '--speed', '3600', '--seed', '8'],
+      {
+        REDIS_URL: server.url,
+        PORT: String(port),
+      },
+    );
+    const health = () =>
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.status,
+        () => 0,
+      );
+    try {
+      const redis = server.client();
+      await eventually(async () => (await health()) === 200);
+      // An entry far ahead in the partition being written: every later batch is refused whole.
+      const watermark = Number(await redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+      const key = partitionKeyFor(watermark);
+      const foreign = (await redis.xadd(key, `${watermark + 60_000}-0`, 'temp_f', '1'))!;
+      await follower.waitFor(`${key} holds entry ${foreign}, which this producer did not write`);
+      await eventually(async () => (await health()) === 503, 20_000);
+      const stuck = Number(await redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+      expect(stuck).toBeLessThan(watermark + 60_000);
+      expect(follower.exitCode).toBeNull();
+
+      await redis.xdel(key, foreign);
+      await eventually(async () => (await health()) === 200, 20_000);
+      await eventually(
+        async () => Number(await redis.hget(PRODUCER_STATE_KEY, 'watermark_ms')) > stuck,
+      );
+      // Nothing of a refused batch was written: the partition is gapless up to the watermark.
+      const ids = (await redis.xrange(key, '-', '+')).map(([id]) => Number(id.split('-')[0]));
+      const start = Date.UTC(2025, 0, 1);
+      expect(ids.every((ms, i) => ms === start + i * 1_000)).toBe(true);
+    } finally {
+      await follower.kill('SIGKILL');
+      await server.stop();
+    }
+  });
+});
+
 describe('producer: real time from now', () => {
   it('reduces to the seed rule: the partition expires 2 days after its newest reading', async () => {
     const server = await startPrivateRedis();
