@@ -45,7 +45,8 @@ describe(`load: ${RUN.devices} devices for a day (${READINGS.toLocaleString('en-
       const sampler = setInterval(() => {
         if (producer.exitCode === null) {
           try {
-            producerPeak = Math.max(producerPeak, peakMiB(producer.pid));
+            // Just started or just ended, a process may have no memory figures yet (NaN).
+            producerPeak = Math.max(producerPeak, peakMiB(producer.pid) || 0);
           } catch {
             // It has just exited.
           }

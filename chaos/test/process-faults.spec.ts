@@ -14,7 +14,7 @@ import { FULL, JAN_1_2025, Pipeline, SERVICES, type Service } from './support/pi
 // Ten days of three devices (2,592,000 readings, 240 hours), written at full speed while every
 // service is killed again and again.
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 10, devices: 3, seed: 5_051 };
-const FAULTS = FULL ? 90 : 24;
+const CONSUMER_FAULTS = FULL ? 80 : 20;
 const LAST_HOUR = `${JAN_1_2025 + 10 * 86_400_000 - 3_600_000}-0`;
 
 const pause = (min: number, max: number) =>
@@ -42,15 +42,8 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
     const injected = new Map<string, number>();
     const slowStops: string[] = [];
 
-    for (let fault = 0; fault < FAULTS; fault++) {
-      // While the producer's run is unfinished, half the faults hit it, and sooner.
-      const producing = pipeline.isRunning('producer');
-      await pause(producing ? 200 : 300, producing ? 900 : 1_500);
-      const targets: Service[] =
-        pipeline.isRunning('producer') && Math.random() < 0.5
-          ? ['producer']
-          : ['aggregator', 'averages'];
-      const victim = targets[Math.floor(Math.random() * targets.length)];
+    let faults = 0;
+    const strike = async (victim: Service) => {
       const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
       const sentAt = Date.now();
       const finished = await pipeline.kill(victim, signal);
@@ -62,9 +55,25 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
       }
       const key = `${signal} ${victim}`;
       injected.set(key, (injected.get(key) ?? 0) + 1);
-      await pause(0, 500);
+      faults++;
+      await pause(0, 300);
       pipeline.start(victim);
-    }
+    };
+    // The producer is struck until its run completes, the consumers meanwhile and after, at once.
+    const producerFaults = async () => {
+      for (;;) {
+        await pause(300, 1_500);
+        if (!pipeline.isRunning('producer')) return;
+        await strike('producer');
+      }
+    };
+    const consumerFaults = async () => {
+      for (let fault = 0; fault < CONSUMER_FAULTS; fault++) {
+        await pause(300, 1_500);
+        await strike(Math.random() < 0.5 ? 'aggregator' : 'averages');
+      }
+    };
+    await Promise.all([producerFaults(), consumerFaults()]);
 
     // Then everything runs to the end undisturbed.
     const producerResult = await pipeline.process('producer')!.exited;
@@ -83,8 +92,8 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
       .sort()
       .map(([key, n]) => `${key} ×${n}`)
       .join(', ');
-    recordRow({ fault, injected: FAULTS, checkedIn: 'partitions', ...readings });
-    recordRow({ fault, injected: FAULTS, checkedIn: 'temps:averages', ...averages });
+    recordRow({ fault, injected: faults, checkedIn: 'partitions', ...readings });
+    recordRow({ fault, injected: faults, checkedIn: 'temps:averages', ...averages });
 
     expect(pipeline.crashes).toEqual([]);
     expect(slowStops).toEqual([]);

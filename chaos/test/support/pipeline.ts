@@ -84,8 +84,12 @@ export class Pipeline {
     const child = this.running.get(service);
     if (!child) throw new Error(`${service} is not running`);
     this.stopping.add(child);
-    // A frozen process would hold a SIGTERM until thawed.
-    if (child.exitCode === null) process.kill(child.pid, 'SIGCONT');
+    // A frozen process would hold a SIGTERM until thawed (one that just ended needs nothing).
+    try {
+      process.kill(child.pid, 'SIGCONT');
+    } catch {
+      // Already gone.
+    }
     return child.kill(signal);
   }
 
@@ -109,6 +113,16 @@ export class Pipeline {
         .filter(([service]) => this.isRunning(service))
         .map(([service]) => this.kill(service, 'SIGTERM')),
     );
+  }
+
+  /** The tail of each running service's output, for a failure message. */
+  describe(): string {
+    return [...this.running]
+      .map(
+        ([service, child]) =>
+          `${service}:\n${child.stdout.slice(-1_500)}${child.stderr.slice(-1_500)}`,
+      )
+      .join('\n');
   }
 
   async health(service: Service): Promise<number> {
