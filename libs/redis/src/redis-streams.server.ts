@@ -27,6 +27,8 @@ export type StreamCursor = [stream: string, afterId: string][];
  */
 export interface StreamCursorSource {
   cursor(): StreamCursor | Promise<StreamCursor>;
+  /** Told when a read or its handling failed, before the same position is tried again. */
+  failed?(error: Error): void;
 }
 
 export interface RedisStreamsServerOptions {
@@ -171,6 +173,7 @@ export class RedisStreamsServer
       } catch (error) {
         if (this.stopping) break;
         this.reportError(error as Error);
+        source.failed?.(error as Error);
         await sleep(500);
       }
     }

@@ -71,18 +71,22 @@ export class AggregatorService implements StreamCursorSource {
 
   async cursor(): Promise<StreamCursor> {
     const { streamKey, lastId } = this.current();
-    // While the partition still has a backlog, read only it; once drained, watch the next day too
-    // (its first entry means this one is complete) so either wakes the blocking read.
-    const cursor: StreamCursor = this.backlog
-      ? [[streamKey, lastId]]
-      : [
-          [streamKey, lastId],
-          [nextPartitionKey(streamKey), '0'],
-        ];
-    // A key of another type under a partition's name would fail the whole XREAD: leave it out
-    // (a current partition that is not a stream then counts as gone).
+    // While the partition still has a backlog, read only it (it was a stream a moment ago).
+    if (this.backlog) return [[streamKey, lastId]];
+    // Once drained, watch the next day too (its first entry means this one is complete) so either
+    // wakes the blocking read. A key of another type under a partition's name would fail the whole
+    // XREAD: leave it out (a current partition that is not a stream then counts as gone).
+    const cursor: StreamCursor = [
+      [streamKey, lastId],
+      [nextPartitionKey(streamKey), '0'],
+    ];
     const readable = await this.repository.readable(cursor.map(([key]) => key));
     return cursor.filter((_, i) => readable[i]);
+  }
+
+  failed(): void {
+    // Whatever failed, look at the keys again before the next read.
+    this.backlog = false;
   }
 
   async handle(event: StreamReadEvent): Promise<void> {
