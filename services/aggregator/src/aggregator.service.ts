@@ -13,6 +13,7 @@ import {
   nextPartitionKey,
   partitionDayStart,
   type HourlyAverage,
+  type SkipReason,
   type WindowEntry,
 } from '@temps/streams';
 import { AGGREGATOR_CONFIG } from './aggregator.constants';
@@ -112,7 +113,10 @@ export class AggregatorService implements StreamCursorSource {
     const next = nextPartitionKey(from.streamKey);
     const there = read(next);
     if (there.length > 0) {
+      // A partition that vanished while being read (expired, deleted) is not silently passed over.
+      const vanished = from.lastId !== '0' && !(await this.repository.exists(from.streamKey));
       await this.consume(from, { ...from, streamKey: next, lastId: '0' }, there);
+      if (vanished) this.reportSkipped([{ key: from.streamKey, reason: 'expired' }]);
       this.changedPartition(next);
       return;
     }
@@ -183,14 +187,7 @@ export class AggregatorService implements StreamCursorSource {
       // An hour still open is closed by the first later entry, wherever it comes from.
       const to = { streamKey: advance.to, lastId: '0', window: closing.state };
       await this.commit(from, to, closing.closed);
-      for (const { key, reason } of advance.skipped) {
-        this.metrics.partitionsSkipped.inc({ reason });
-        this.logger.warn(
-          reason === 'expired'
-            ? `Partition ${key} expired before it was fully read; continuing with the next one.`
-            : `Skipping ${key}: no readings that day.`,
-        );
-      }
+      this.reportSkipped(advance.skipped);
       this.changedPartition(advance.to);
       return;
     }
@@ -222,6 +219,17 @@ export class AggregatorService implements StreamCursorSource {
       this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(to)) / 1000);
     }
     return watermarkMs;
+  }
+
+  private reportSkipped(skipped: readonly { key: string; reason: SkipReason }[]): void {
+    for (const { key, reason } of skipped) {
+      this.metrics.partitionsSkipped.inc({ reason });
+      this.logger.warn(
+        reason === 'expired'
+          ? `Partition ${key} expired before it was fully read; continuing with the next one.`
+          : `Skipping ${key}: no readings that day.`,
+      );
+    }
   }
 
   private changedPartition(next: string): void {
