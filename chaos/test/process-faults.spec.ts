@@ -87,7 +87,8 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
 
     const hours = expectedHours(RUN);
     const readings = await checkPartitions(redis, RUN);
-    const averages = checkAverages(recorder.seen, hours);
+    const problems: string[] = [];
+    const averages = checkAverages(recorder.seen, hours, {}, problems);
     const fault = [...injected]
       .sort()
       .map(([key, n]) => `${key} ×${n}`)
@@ -98,6 +99,7 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
     expect(pipeline.crashes).toEqual([]);
     expect(slowStops).toEqual([]);
     expect(readings).toEqual({ checked: 2_592_000, lost: 0, doubled: 0, wrong: 0 });
+    expect(problems).toEqual([]);
     expect(averages).toEqual({ checked: 240, lost: 0, doubled: 0, wrong: 0 });
     // The capped stream keeps the last 120, numbered 121..240.
     const kept = await redis.xrange('temps:averages', '-', '+');

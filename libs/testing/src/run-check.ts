@@ -138,6 +138,8 @@ export function checkAverages(
     ignoreIds = new Set(),
     skipHours = new Set(),
   }: { ignoreIds?: ReadonlySet<string>; skipHours?: ReadonlySet<number> } = {},
+  /** Receives a line per finding, for a failure message. */
+  problems: string[] = [],
 ): Tally {
   const tally = emptyTally();
   const byHour = new Map<string, SeenAverage[]>();
@@ -145,7 +147,10 @@ export function checkAverages(
   for (const average of seen) {
     if (ignoreIds.has(average.id)) continue;
     byHour.set(average.id, [...(byHour.get(average.id) ?? []), average]);
-    if (seqs.has(average.fields.seq)) tally.doubled++;
+    if (seqs.has(average.fields.seq)) {
+      tally.doubled++;
+      problems.push(`seq ${average.fields.seq} again at ${average.id}`);
+    }
     seqs.add(average.fields.seq);
   }
   for (const [hour, { total, count }] of hours) {
@@ -156,16 +161,36 @@ export function checkAverages(
     tally.checked++;
     const found = byHour.get(`${hour}-0`) ?? [];
     byHour.delete(`${hour}-0`);
-    if (found.length === 0) tally.lost++;
-    tally.doubled += Math.max(0, found.length - 1);
+    if (found.length === 0) {
+      tally.lost++;
+      problems.push(`no average for ${hour}-0`);
+    }
+    if (found.length > 1) {
+      tally.doubled += found.length - 1;
+      problems.push(`${found.length} averages for ${hour}-0`);
+    }
     const exact = (a: SeenAverage) =>
       a.fields.average_temp_f === String(Math.floor(total / count)) &&
       a.fields.num_observations === String(count);
-    tally.wrong += found.filter((a) => !exact(a)).length;
+    for (const wrong of found.filter((a) => !exact(a))) {
+      tally.wrong++;
+      problems.push(
+        `${wrong.id}: ${wrong.fields.average_temp_f}F over ${wrong.fields.num_observations}, expected ${Math.floor(total / count)}F over ${count}`,
+      );
+    }
   }
   // Averages for hours the reference does not have at all.
-  for (const extra of byHour.values()) tally.wrong += extra.length;
-  const expectedSeqs = [...seqs].every((s, i) => s === String(i + 1));
-  if (!expectedSeqs) tally.wrong++;
+  for (const extra of [...byHour.values()].flat()) {
+    tally.wrong++;
+    problems.push(`${extra.id}: an average for an hour without readings`);
+  }
+  const order = [...seqs];
+  const gap = order.findIndex((s, i) => s !== String(i + 1));
+  if (gap >= 0) {
+    tally.wrong++;
+    problems.push(
+      `seq runs ${order.slice(Math.max(0, gap - 2), gap + 3).join(', ')} at position ${gap + 1}`,
+    );
+  }
   return tally;
 }

@@ -91,8 +91,27 @@ export class AggregatorRepository {
     return { added, watermarkMs: parseWatermark(watermark) };
   }
 
-  async watermark(): Promise<number | null> {
-    return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+  /**
+   * In one snapshot (MULTI): the producer's watermark, whether the partition is a stream, and its
+   * newest entry's ID (null if none).
+   */
+  async progress(
+    key: string,
+  ): Promise<{ watermarkMs: number | null; exists: boolean; lastId: string | null }> {
+    const replies = (await this.redis
+      .multi()
+      .hget(PRODUCER_STATE_KEY, 'watermark_ms')
+      .type(key)
+      .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
+      .exec())!;
+    const [[, watermark], [, type], [rangeError, newest]] = replies;
+    const exists = type === 'stream';
+    const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
+    return {
+      watermarkMs: parseWatermark(watermark as string | null),
+      exists,
+      lastId: top?.[0] ?? null,
+    };
   }
 
   /** Whether a partition is there to read: a stream (a key of another type is someone else's). */

@@ -7,6 +7,7 @@ import {
   HOUR_MS,
   advanceWhenDrained,
   closeThrough,
+  compareEntryIds,
   decodeTemp,
   entryIdMs,
   foldEntries,
@@ -166,11 +167,12 @@ export class AggregatorService implements StreamCursorSource {
 
   /** Nothing new: close the open hour if the watermark passed it, move on if the partition is finished. */
   private async whenDrained(from: AggregatorState): Promise<void> {
-    const [watermarkMs, exists, existing] = await Promise.all([
-      this.repository.watermark(),
-      this.repository.exists(from.streamKey),
-      this.repository.partitions(),
-    ]);
+    // The partitions first, then the watermark with the partition's end in one snapshot: every
+    // reading the watermark or a later partition vouches for is in Redis by then. Unless all of
+    // them have been read, closing an hour or leaving the day now would lose the rest: read on.
+    const existing = await this.repository.partitions();
+    const { watermarkMs, exists, lastId } = await this.repository.progress(from.streamKey);
+    if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
     const closing =
       watermarkMs === null
         ? { state: from.window, closed: [] }
