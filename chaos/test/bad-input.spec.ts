@@ -20,7 +20,7 @@ import {
   startOfDay,
 } from '@temps/streams';
 import type { Redis } from 'ioredis';
-import { FULL, JAN_1_2025, Pipeline } from './support/pipeline';
+import { FULL, JAN_1_2025, Pipeline, pause } from './support/pipeline';
 
 // Six days of two devices (1,036,800 readings, 144 hours).
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 6, devices: 2, seed: 404 };
@@ -54,8 +54,6 @@ local id = ms .. '-' .. (tonumber(seq) + 1)
 redis.call('XADD', KEYS[1], id, unpack(ARGV))
 return id
 `;
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function appendAfterNewest(redis: Redis, key: string, fields: string[]): Promise<string> {
   return (await redis.eval(APPEND_AFTER_NEWEST, 1, key, ...fields)) as string;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   AveragesRecorder,
+  COMPOSE_STREAM_NODE_ARGS,
   checkAverages,
   checkPartitions,
   eventually,
@@ -29,7 +30,7 @@ describe(`load: ${RUN.devices} devices for a day (${READINGS.toLocaleString('en-
   it('goes through producer and aggregator exact, and reports rates and memory', async () => {
     // Stream node settings as in the compose stack.
     const server = await startPrivateRedis({
-      args: ['--stream-node-max-entries', '1000', '--stream-node-max-bytes', '0'],
+      args: [...COMPOSE_STREAM_NODE_ARGS],
     });
     const redis = server.client();
     const pipeline = await Pipeline.create(server.url, RUN);

@@ -9,16 +9,13 @@ import {
   type PrivateRedis,
   type SimulatedRun,
 } from '@temps/testing';
-import { FULL, JAN_1_2025, Pipeline, SERVICES, type Service } from './support/pipeline';
+import { FULL, JAN_1_2025, Pipeline, pause, SERVICES, type Service } from './support/pipeline';
 
 // Ten days of three devices (2,592,000 readings, 240 hours), written at full speed while every
 // service is killed again and again.
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 10, devices: 3, seed: 5_051 };
 const CONSUMER_FAULTS = FULL ? 80 : 20;
 const LAST_HOUR = `${JAN_1_2025 + 10 * 86_400_000 - 3_600_000}-0`;
-
-const pause = (min: number, max: number) =>
-  new Promise((resolve) => setTimeout(resolve, min + Math.random() * (max - min)));
 
 describe('process faults: SIGKILL and SIGTERM of every service at random moments', () => {
   let server: PrivateRedis;

@@ -9,15 +9,13 @@ import {
   type SimulatedRun,
 } from '@temps/testing';
 import { Redis } from 'ioredis';
-import { FULL, JAN_1_2025, Pipeline } from './support/pipeline';
+import { FULL, JAN_1_2025, Pipeline, pause } from './support/pipeline';
 
 // Five days of two devices (864,000 readings, 120 hours).
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 5, devices: 2, seed: 31 };
 const LAST_HOUR = `${JAN_1_2025 + 5 * 86_400_000 - 3_600_000}-0`;
 const CLIENT_KILLS = FULL ? 40 : 10;
 const CRASHES = FULL ? 3 : 1;
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Redis faults during a run: killed connections, crashes, 10 s unreachable', () => {
   it('services report unhealthy while Redis is gone, reconnect by themselves and end exact', async () => {

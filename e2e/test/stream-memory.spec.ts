@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { runService, startPrivateRedis, workspaceRoot } from '@temps/testing';
+import {
+  COMPOSE_STREAM_NODE_ARGS,
+  runService,
+  startPrivateRedis,
+  workspaceRoot,
+} from '@temps/testing';
 import { parse } from 'yaml';
 
 /** The stream node settings the compose file gives Redis. */
@@ -32,7 +37,7 @@ async function bytesPerReading(args: string[]): Promise<number> {
 describe('Redis stream node settings (measured)', () => {
   it('store a reading in at most 15 bytes with the compose settings, against about 20 by default', async () => {
     const settings = composeStreamSettings();
-    expect(settings).toEqual(['--stream-node-max-entries', '1000', '--stream-node-max-bytes', '0']);
+    expect(settings).toEqual(COMPOSE_STREAM_NODE_ARGS);
     const tuned = await bytesPerReading(settings);
     const defaults = await bytesPerReading([]);
     expect(tuned).toBeLessThanOrEqual(15);

@@ -11,6 +11,10 @@ export const FULL = process.env.CHAOS_PROFILE === 'full';
 
 export const JAN_1_2025 = Date.UTC(2025, 0, 1);
 
+/** Waits `min` ms, or a random time between `min` and `max`. */
+export const pause = (min: number, max = min) =>
+  new Promise((resolve) => setTimeout(resolve, min + Math.random() * (max - min)));
+
 export function producerArgs(run: SimulatedRun): string[] {
   return [
     '--start',

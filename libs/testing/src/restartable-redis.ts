@@ -5,6 +5,14 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port';
 
+/** The stream node settings of the compose stack's Redis (measured by the stream-memory test). */
+export const COMPOSE_STREAM_NODE_ARGS = [
+  '--stream-node-max-entries',
+  '1000',
+  '--stream-node-max-bytes',
+  '0',
+] as const;
+
 /**
  * A redis-server on a fixed port and data directory that a fault test can stop and start again:
  * with the append-only file on (as in the compose stack), its data survives a restart.
@@ -40,10 +48,7 @@ export class RestartableRedis {
         // As in the compose stack: append-only file with the default fsync every second.
         '--appendonly',
         'yes',
-        '--stream-node-max-entries',
-        '1000',
-        '--stream-node-max-bytes',
-        '0',
+        ...COMPOSE_STREAM_NODE_ARGS,
       ],
       { stdio: 'ignore' },
     );

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { scanPartitions } from '@temps/redis';
+import { keyTypes, scanPartitions } from '@temps/redis';
 import {
   AGGREGATOR_STATE_KEY,
   AVERAGES_READER_STATE_KEY,
@@ -121,12 +121,7 @@ export class AggregatorRepository {
 
   /** Which of `keys` XREAD can read: streams, or keys not there yet (XREAD waits for them). */
   async readable(keys: string[]): Promise<boolean[]> {
-    const pipeline = this.redis.pipeline();
-    keys.forEach((key) => pipeline.type(key));
-    return ((await pipeline.exec()) ?? []).map(([error, type]) => {
-      if (error) throw error;
-      return type === 'stream' || type === 'none';
-    });
+    return (await keyTypes(this.redis, keys)).map((type) => type === 'stream' || type === 'none');
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { scanPartitions } from '@temps/redis';
+import { keyTypes, scanPartitions } from '@temps/redis';
 import {
   PRODUCER_STATE_KEY,
   deviceName,
@@ -58,12 +58,7 @@ export class ProducerRepository {
 
   /** Keys among `keys` that exist with a type other than stream (someone else's data). */
   async foreignKeys(keys: string[]): Promise<{ key: string; type: string }[]> {
-    const pipeline = this.redis.pipeline();
-    keys.forEach((key) => pipeline.type(key));
-    const types = ((await pipeline.exec()) ?? []).map(([error, type]) => {
-      if (error) throw error;
-      return type as string;
-    });
+    const types = await keyTypes(this.redis, keys);
     return keys
       .map((key, i) => ({ key, type: types[i] }))
       .filter(({ type }) => type !== 'none' && type !== 'stream');
