@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { scanPartitions } from '@temps/redis';
-import { AVERAGES_STREAM } from '@temps/streams';
+import { AGGREGATOR_STATE_KEY, AVERAGES_STREAM, headroomMs } from '@temps/streams';
 
 export interface StreamStats {
   stream: string;
@@ -14,15 +14,20 @@ export interface StreamStats {
 export interface RedisSnapshot {
   streams: StreamStats[];
   usedMemoryBytes: number;
+  /**
+   * Seconds until the oldest partition the aggregator has not finished reading expires (from its
+   * saved state), or null when it has no state or nothing unread can expire.
+   */
+  aggregatorHeadroomSeconds: number | null;
 }
 
-/** Reads every partition and temps:averages in one SCAN plus one pipeline. */
+/** Reads every partition, temps:averages and the aggregator's position in one SCAN plus one pipeline. */
 export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   const streams = [...(await scanPartitions(redis)), AVERAGES_STREAM];
 
   const pipeline = redis.pipeline();
   for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);
-  pipeline.info('memory');
+  pipeline.info('memory').hget(AGGREGATOR_STATE_KEY, 'current_stream_key');
   const replies = (await pipeline.exec()) ?? [];
   const value = (i: number) => (replies[i]?.[0] ? null : replies[i]?.[1]);
 
@@ -36,7 +41,22 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   });
   const info = String(value(3 * streams.length) ?? '');
   const usedMemoryBytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
-  return { streams: stats, usedMemoryBytes };
+  const cursor = value(3 * streams.length + 1);
+  const headroom =
+    typeof cursor === 'string'
+      ? headroomMs(
+          cursor,
+          stats.map((s) => ({
+            key: s.stream,
+            ttlMs: s.ttlSeconds === null ? null : s.ttlSeconds * 1000,
+          })),
+        )
+      : null;
+  return {
+    streams: stats,
+    usedMemoryBytes,
+    aggregatorHeadroomSeconds: headroom === null ? null : headroom / 1000,
+  };
 }
 
 /**
@@ -90,6 +110,16 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
       this.reset();
       const used = (await snapshot())?.usedMemoryBytes;
       if (used !== undefined && Number.isFinite(used)) this.set(used);
+    },
+  });
+  new Gauge({
+    name: 'temps_aggregator_headroom_seconds',
+    help: 'Seconds until the oldest partition the aggregator has not finished reading expires: how long it can be stopped without losing readings.',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const headroom = (await snapshot())?.aggregatorHeadroomSeconds;
+      if (headroom !== undefined && headroom !== null) this.set(headroom);
     },
   });
   new Gauge({

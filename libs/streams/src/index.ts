@@ -6,5 +6,6 @@ export * from './partition-cursor';
 export * from './partition-key';
 export * from './reading';
 export * from './reading-generator';
+export * from './retention';
 export * from './simulated-clock';
 export * from './time';

@@ -1,7 +1,10 @@
 import { nextPartitionKey, partitionDayStart } from './partition-key';
 import { DAY_MS, RETENTION_MS } from './time';
 
-export type SkipReason = 'expired' | 'empty';
+/** Why a day partition is passed over: the `reason` label of skipped partitions. */
+export const SKIP_REASONS = ['expired', 'empty'] as const;
+
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export interface DrainedPartition {
   /** The partition the aggregator has read to its end (or that does not exist). */

@@ -13,7 +13,20 @@ export const PLAUSIBLE_TEMP_F = { min: -200, max: 300 } as const;
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-export type RejectReason = 'missing_temp' | 'not_a_number' | 'out_of_range' | 'unexpected_field';
+/** Why a partition entry is left out of the averages: the `reason` label of rejected readings. */
+export const REJECT_REASONS = [
+  'missing_temp',
+  'not_a_number',
+  'out_of_range',
+  'unexpected_field',
+] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Every reason the aggregator leaves an entry out: its fields, or an ID outside its partition's day. */
+export const ENTRY_REJECT_REASONS = [...REJECT_REASONS, 'wrong_partition'] as const;
+
+export type EntryRejectReason = (typeof ENTRY_REJECT_REASONS)[number];
 
 /** A field as read from Redis: text, or the raw bytes (decoding every field to text is costly). */
 export type Field = string | Uint8Array;

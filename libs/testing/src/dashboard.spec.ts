@@ -31,6 +31,7 @@ const SERVICE_METRICS = [
   'temps_partitions_skipped_total',
   'temps_aggregator_partition',
   'temps_aggregator_lag_seconds',
+  'temps_aggregator_headroom_seconds',
   'temps_hourly_average_fahrenheit',
   'temps_averages_read_total',
   'temps_averages_missed_total',
@@ -46,6 +47,7 @@ const SHARED_METRICS = [
   'temps_stream_memory_bytes',
   'temps_redis_memory_used_bytes',
   'temps_redis_up',
+  'temps_aggregator_headroom_seconds',
 ];
 
 const PROMQL_FUNCTIONS = new Set(
@@ -308,13 +310,20 @@ describe('grafana/dashboards/temps.json', () => {
       topic: 'readings rejected',
       title: /rejected.*reason/i,
       type: 'timeseries',
-      exprs: ['sum by (reason) (increase(temps_readings_rejected_total[5m])) or on() vector(0)'],
+      exprs: ['sum by (reason) (increase(temps_readings_rejected_total[5m]))'],
     },
     {
       topic: 'partitions skipped',
       title: /partitions skipped/i,
       type: 'timeseries',
-      exprs: ['sum by (reason) (temps_partitions_skipped_total) or on() vector(0)'],
+      exprs: ['sum by (reason) (temps_partitions_skipped_total)'],
+    },
+    {
+      topic: 'aggregator headroom',
+      title: /headroom/i,
+      type: 'timeseries',
+      unit: 's',
+      exprs: ['max(temps_aggregator_headroom_seconds)'],
     },
     {
       topic: 'averages read and missed',

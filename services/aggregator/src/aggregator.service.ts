@@ -13,6 +13,7 @@ import {
   foldEntries,
   nextPartitionKey,
   partitionDayStart,
+  type EntryRejectReason,
   type HourlyAverage,
   type SkipReason,
   type WindowEntry,
@@ -40,7 +41,7 @@ export class AggregatorService implements StreamCursorSource {
   private waiting = false;
   /** Whether the last read filled a whole batch, so more is probably waiting in the same partition. */
   private backlog = false;
-  private readonly pendingRejections = new Map<string, number>();
+  private readonly pendingRejections = new Map<EntryRejectReason, number>();
   private lastRejectionLog = 0;
 
   constructor(
@@ -132,7 +133,7 @@ export class AggregatorService implements StreamCursorSource {
   ): Promise<void> {
     const dayStart = partitionDayStart(at.streamKey)!;
     const usable: WindowEntry[] = [];
-    const rejected = new Map<string, number>();
+    const rejected = new Map<EntryRejectReason, number>();
     let accepted = 0;
     for (const [id, fields] of entries) {
       const ms = entryIdMs(id);
@@ -246,7 +247,7 @@ export class AggregatorService implements StreamCursorSource {
     return state.lastId === '0' ? partitionDayStart(state.streamKey)! : entryIdMs(state.lastId);
   }
 
-  private reportRejections(stream: string, rejected: Map<string, number>): void {
+  private reportRejections(stream: string, rejected: Map<EntryRejectReason, number>): void {
     rejected.forEach((count, reason) =>
       this.pendingRejections.set(reason, (this.pendingRejections.get(reason) ?? 0) + count),
     );

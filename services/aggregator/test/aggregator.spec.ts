@@ -10,7 +10,7 @@ import {
   type PrivateRedis,
   metricValue,
 } from '@temps/testing';
-import { DAY_MS, partitionKeysBetween } from '@temps/streams';
+import { DAY_MS, ENTRY_REJECT_REASONS, SKIP_REASONS, partitionKeysBetween } from '@temps/streams';
 import type { Redis } from 'ioredis';
 
 const JAN_1_2025 = Date.UTC(2025, 0, 1);
@@ -208,6 +208,39 @@ describe('aggregator', () => {
     expect(aggregator.stderr + aggregator.stdout).toMatch(
       /Left unusable entries out of the averages/,
     );
+  });
+
+  it('exposes every reject and skip reason at 0 from the start, and its headroom against expiry', async () => {
+    await produce('--days', '2', '--seed', '4', '--interval-ms', '60000');
+    const { aggregator, base } = await aggregate(['temps:20250101']);
+    await waitingAtEnd(aggregator, 'temps:20250102');
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const reason of ENTRY_REJECT_REASONS)
+      expect([
+        reason,
+        metricValue(text, `temps_readings_rejected_total{reason="${reason}",service="aggregator"}`),
+      ]).toEqual([reason, 0]);
+    for (const reason of SKIP_REASONS)
+      expect([
+        reason,
+        metricValue(
+          text,
+          `temps_partitions_skipped_total{reason="${reason}",service="aggregator"}`,
+        ),
+      ]).toEqual([reason, 0]);
+
+    // Waiting at the end of temps:20250102: that partition is the oldest one not finished.
+    const ttl = (await redis.pttl('temps:20250102')) / 1000;
+    const headroom = metricValue(text, 'temps_aggregator_headroom_seconds{service="aggregator"}');
+    expect(headroom).toBeGreaterThan(ttl - 5);
+    expect(headroom).toBeLessThanOrEqual(ttl + 5);
+    // Its partition's expiry brought forward (as a slower run or a later stop would): less headroom.
+    await redis.pexpire('temps:20250102', 42_000);
+    await eventually(async () => {
+      const now = await (await fetch(`${base}/metrics`)).text();
+      const value = metricValue(now, 'temps_aggregator_headroom_seconds{service="aggregator"}');
+      return value !== undefined && value <= 42 && value > 30;
+    }, 5_000);
   });
 
   it('serves health and stops cleanly on SIGTERM and SIGINT within 2 s', async () => {
