@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { parse } from 'yaml';
 import { freePort } from './free-port';
+import { workspaceRoot } from './service-process';
 
 export interface PrivateRedisOptions {
   /** Extra redis-server arguments, e.g. ['--requirepass', 'secret']. */
@@ -20,18 +22,32 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/**
- * Starts a private Redis: a testcontainers Redis when a Docker engine is available (or
- * TEMPS_TEST_REDIS=container), else `redis-server` from PATH on a free port with a scratch directory.
- */
-export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
-  return useContainer() ? startContainer(options) : startProcess(options);
+/** How tests get their Redis: `binary` (default) or `container`, from TEMPS_TEST_REDIS. */
+export type TestRedisKind = 'binary' | 'container';
+
+export function testRedisKind(env: NodeJS.ProcessEnv = process.env): TestRedisKind {
+  const choice = env.TEMPS_TEST_REDIS ?? 'binary';
+  if (choice === 'binary' || choice === 'container') return choice;
+  throw new Error(`TEMPS_TEST_REDIS must be "binary" or "container", got "${choice}".`);
 }
 
-function useContainer(): boolean {
-  const choice = process.env.TEMPS_TEST_REDIS;
-  if (choice) return choice === 'container';
-  return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+/** The image a compose service runs (`redis` → `redis:7.4.1-alpine`): the one tag tests use too. */
+export function composeImage(service: string): string {
+  const compose = parse(readFileSync(join(workspaceRoot(), 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { image?: string }>;
+  };
+  const image = compose.services[service]?.image;
+  if (!image) throw new Error(`docker-compose.yml has no image for the ${service} service.`);
+  return image;
+}
+
+/**
+ * Starts a private Redis: `redis-server` from PATH on a free port with a scratch directory, or,
+ * with TEMPS_TEST_REDIS=container, a testcontainers Redis of the compose file's image. The choice is
+ * never made behind the user's back; a failure is one line naming it.
+ */
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  return testRedisKind() === 'container' ? startContainer(options) : startProcess(options);
 }
 
 async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise<PrivateRedis> {
@@ -87,14 +103,23 @@ async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise
 }
 
 async function startContainer(options: PrivateRedisOptions): Promise<PrivateRedis> {
-  const { RedisContainer } = await import('@testcontainers/redis');
-  let container = new RedisContainer('redis:7.4-alpine');
-  if (options.password) container = container.withPassword(options.password);
-  if (options.args?.length) container = container.withCommand(['redis-server', ...options.args]);
-  const started = await container.start();
-  const port = started.getPort();
-  const url = `redis://${options.password ? `:${options.password}@` : ''}${started.getHost()}:${port}`;
-  return handle(url, port, async () => void (await started.stop()));
+  const image = composeImage('redis');
+  try {
+    const { RedisContainer } = await import('@testcontainers/redis');
+    let container = new RedisContainer(image);
+    if (options.password) container = container.withPassword(options.password);
+    if (options.args?.length) container = container.withCommand(['redis-server', ...options.args]);
+    const started = await container.start();
+    const port = started.getPort();
+    const url = `redis://${options.password ? `:${options.password}@` : ''}${started.getHost()}:${port}`;
+    return handle(url, port, async () => void (await started.stop()));
+  } catch (error) {
+    const first = String((error as Error).message ?? error).split('\n')[0];
+    const hint = /ryuk/i.test(first)
+      ? ' (set TESTCONTAINERS_RYUK_DISABLED=true where the reaper image cannot be pulled)'
+      : '';
+    throw new Error(`TEMPS_TEST_REDIS=container: cannot start ${image}: ${first}${hint}`);
+  }
 }
 
 function handle(url: string, port: number, stopServer: () => Promise<void>): PrivateRedis {
