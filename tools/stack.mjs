@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: the whole pipeline as local processes, with the settings of docker-compose.yml (read
-// from it, so the two cannot drift apart) — the producer forever at 3600x from 2025-01-01, the
+// from it, so the two cannot drift apart) — the producer forever at 360x from 2025-01-01, the
 // aggregator from the oldest partition, the averages reader — against REDIS_URL, else a Redis
 // answering on localhost:6379, else a private redis-server started (and stopped) here with the
 // compose file's Redis options. Ctrl+C stops everything.
@@ -23,11 +23,16 @@ const ports = {
 
 const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'));
 
-/** A compose service's settings for a local process: its command and environment, minus what is local here. */
+/**
+ * A compose service's settings for a local process: its command and environment, minus what is
+ * local here. A variable listed without a value (`PRODUCER_SEED:`) is compose's pass-through from
+ * the caller's environment, which the processes inherit anyway.
+ */
 function fromCompose(name) {
   const { command = [], environment = {} } = compose.services[name];
   const { REDIS_URL: _redis, PORT: _port, ...settings } = environment;
-  return { args: command, env: settings };
+  const given = Object.entries(settings).filter(([, value]) => value !== null);
+  return { args: command, env: Object.fromEntries(given) };
 }
 
 /** The Redis options the compose file gives redis-server (append-only file, stream node settings). */

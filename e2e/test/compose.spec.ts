@@ -20,9 +20,7 @@ interface ComposeService {
 }
 
 /** The compose file as docker-compose itself resolves it (anchors merged, variables interpolated). */
-function resolvedCompose(
-  env: NodeJS.ProcessEnv = { GRAFANA_ADMIN_PASSWORD: 'from-the-environment' },
-) {
+function resolvedCompose(env: NodeJS.ProcessEnv = {}) {
   const output = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
     cwd: root,
     env: { PATH: process.env.PATH, ...env },
@@ -49,7 +47,7 @@ function readsVariable(service: string, name: string): boolean {
 describe('docker-compose.yml', () => {
   const compose = resolvedCompose();
 
-  it('is valid for docker-compose, and refuses to start Grafana without an admin password', () => {
+  it('is valid for docker-compose with no environment at all', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
       'aggregator',
       'averages',
@@ -58,16 +56,53 @@ describe('docker-compose.yml', () => {
       'prometheus',
       'redis',
     ]);
-    const missing = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+    const check = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
       cwd: root,
       env: { PATH: process.env.PATH },
       encoding: 'utf8',
     });
-    expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toContain('GRAFANA_ADMIN_PASSWORD');
-    expect(compose.services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe(
+    expect([check.status, check.stderr]).toEqual([0, '']);
+  });
+
+  it('lets anyone watch Grafana read-only; the admin password comes from GRAFANA_ADMIN_PASSWORD when set', () => {
+    const grafana = compose.services.grafana.environment ?? {};
+    expect(grafana.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
+    expect(grafana.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
+    // Empty: Grafana ignores an empty GF_ variable and keeps its own first-login flow.
+    expect(grafana.GF_SECURITY_ADMIN_PASSWORD).toBe('');
+    const set = resolvedCompose({ GRAFANA_ADMIN_PASSWORD: 'from-the-environment' });
+    expect(set.services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe(
       'from-the-environment',
     );
+  });
+
+  const PORT_VARIABLES = {
+    redis: ['TEMPS_REDIS_PORT', '6379'],
+    producer: ['TEMPS_PRODUCER_PORT', '3001'],
+    aggregator: ['TEMPS_AGGREGATOR_PORT', '3002'],
+    averages: ['TEMPS_AVERAGES_PORT', '3003'],
+    prometheus: ['TEMPS_PROMETHEUS_PORT', '9090'],
+    grafana: ['TEMPS_GRAFANA_PORT', '3000'],
+  } as const;
+
+  it('moves every published host port by one variable each, with the usual ports as defaults', () => {
+    const moved = resolvedCompose(
+      Object.fromEntries(
+        Object.values(PORT_VARIABLES).map(([name], i) => [name, String(41000 + i)]),
+      ),
+    );
+    Object.entries(PORT_VARIABLES).forEach(([service, [variable, port]], i) => {
+      const host = (ports: string[] = []) => ports.map((p) => p.split(':').slice(0, 2).join(':'));
+      expect([service, host(compose.services[service].ports)]).toEqual([
+        service,
+        [`127.0.0.1:${port}`],
+      ]);
+      expect([service, host(moved.services[service].ports)]).toEqual([
+        service,
+        [`127.0.0.1:${41000 + i}`],
+      ]);
+      expect(read('README.md')).toContain(variable);
+    });
   });
 
   it.each(Object.entries(APPS))(
@@ -77,7 +112,7 @@ describe('docker-compose.yml', () => {
       expect(service.build?.args.SERVICE).toBe(name);
       expect(service.environment?.PORT).toBe(port);
       expect(service.ports).toEqual([
-        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:${port}:${port}(/tcp)?$`)),
+        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+:${port}(/tcp)?$`)),
       ]);
       expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
       expect(service.depends_on?.redis.condition).toBe('service_healthy');
@@ -90,12 +125,16 @@ describe('docker-compose.yml', () => {
     },
   );
 
-  it('runs the producer forever and resuming, at 3600x from 2025-01-01; the aggregator from the oldest partition', () => {
+  it('runs the producer forever and resuming, at 360x from 2025-01-01 with the seed passed through; the aggregator from the oldest partition', () => {
     const { producer, aggregator } = compose.services;
     expect(producer.command).toEqual(['--follow', '--resume']);
     expect(producer.environment).toEqual(
-      expect.objectContaining({ PRODUCER_SPEED: '3600', PRODUCER_START: '2025-01-01' }),
+      expect.objectContaining({ PRODUCER_SPEED: '360', PRODUCER_START: '2025-01-01' }),
     );
+    expect(producer.environment?.PRODUCER_SEED ?? null).toBeNull();
+    expect(
+      resolvedCompose({ PRODUCER_SEED: '77' }).services.producer.environment?.PRODUCER_SEED,
+    ).toBe('77');
     expect(aggregator.environment?.AGGREGATOR_FROM_OLDEST).toBe('true');
   });
 

@@ -103,7 +103,7 @@ describe('Dockerfile', () => {
       cpSync(join(scratch, 'workspace', 'dist', service), image, { recursive: true });
       symlinkSync(join(app, 'node_modules'), join(image, 'node_modules'));
       const port = await freePort();
-      const args = service === 'producer' ? ['--follow', '--speed', '3600'] : [];
+      const args = service === 'producer' ? ['--follow', '--speed', '360'] : [];
       const child = new ServiceProcess(
         service,
         args,
