@@ -1,0 +1,158 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, workspaceRoot } from '@temps/testing';
+import { stringify } from 'yaml';
+
+/** The variables that move each published host port (docker-compose.yml), by service. */
+export const PORT_VARIABLES = {
+  redis: 'TEMPS_REDIS_PORT',
+  producer: 'TEMPS_PRODUCER_PORT',
+  aggregator: 'TEMPS_AGGREGATOR_PORT',
+  averages: 'TEMPS_AVERAGES_PORT',
+  prometheus: 'TEMPS_PROMETHEUS_PORT',
+  grafana: 'TEMPS_GRAFANA_PORT',
+} as const;
+
+export type ServiceName = keyof typeof PORT_VARIABLES;
+export const APP_SERVICES = ['producer', 'aggregator', 'averages'] as const;
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `docker compose` when the plugin is there, else Compose v1's `docker-compose`. */
+function composeCommand(): string[] {
+  return spawnSync('docker', ['compose', 'version'], { timeout: 20_000 }).status === 0
+    ? ['docker', 'compose']
+    : ['docker-compose'];
+}
+
+function run(command: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(
+      command[0],
+      command.slice(1),
+      { cwd: workspaceRoot(), env, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, ms: Date.now() - started });
+      },
+    );
+  });
+}
+
+/** Runs the docker CLI against the engine at DOCKER_HOST (or the default socket). */
+export async function docker(args: string[], timeoutMs = 60_000, env = process.env): Promise<Run> {
+  const result = await run(['docker', ...args], env, timeoutMs);
+  if (result.code !== 0)
+    throw new Error(`docker ${args.join(' ')} failed (${result.code}): ${result.stderr.trim()}`);
+  return result;
+}
+
+/**
+ * The project's own docker-compose.yml and Dockerfile under a private compose project name, with
+ * every published port moved to a free one. The only extra file is an override that builds the
+ * service images with the host's network (containers here have no way out; `npm ci` needs one).
+ */
+export class ComposeStack {
+  readonly project = `temps-e2e-${process.pid}`;
+  readonly ports = {} as Record<ServiceName, number>;
+  private readonly compose = composeCommand();
+  private readonly scratch = mkdtempSync(join(tmpdir(), 'temps-compose-'));
+  private readonly override = join(this.scratch, 'build-with-host-network.yml');
+
+  constructor(private readonly extraEnv: NodeJS.ProcessEnv = {}) {
+    const build = (service: string) => ({
+      build: { context: workspaceRoot(), network: 'host', args: { SERVICE: service } },
+    });
+    writeFileSync(
+      this.override,
+      stringify({ services: Object.fromEntries(APP_SERVICES.map((s) => [s, build(s)])) }),
+    );
+  }
+
+  async allocatePorts(): Promise<void> {
+    for (const service of Object.keys(PORT_VARIABLES) as ServiceName[])
+      this.ports[service] = await freePort();
+  }
+
+  /** What compose sees: PATH and the engine's address, the moved ports, and the test's extras. */
+  env(): NodeJS.ProcessEnv {
+    const ports = Object.fromEntries(
+      Object.entries(PORT_VARIABLES).map(([service, name]) => [
+        name,
+        String(this.ports[service as ServiceName]),
+      ]),
+    );
+    const { PATH, HOME, DOCKER_HOST } = process.env;
+    return { PATH, HOME, ...(DOCKER_HOST ? { DOCKER_HOST } : {}), ...ports, ...this.extraEnv };
+  }
+
+  /** Runs `docker compose -p <project> … <args>`; throws with its output unless it succeeds. */
+  async composeRun(args: string[], timeoutMs = 120_000): Promise<Run> {
+    const files = ['-f', 'docker-compose.yml', '-f', this.override];
+    const result = await run(
+      [...this.compose, '-p', this.project, ...files, ...args],
+      this.env(),
+      timeoutMs,
+    );
+    if (result.code !== 0)
+      throw new Error(
+        `${this.compose.join(' ')} ${args.join(' ')} failed (${result.code}):\n${result.stderr.slice(-4000)}`,
+      );
+    return result;
+  }
+
+  docker(args: string[], timeoutMs = 60_000): Promise<Run> {
+    return docker(args, timeoutMs, this.env());
+  }
+
+  async containerId(service: ServiceName): Promise<string> {
+    const id = (await this.composeRun(['ps', '-q', service])).stdout.trim();
+    if (!id) throw new Error(`no container for ${service}`);
+    return id;
+  }
+
+  async inspect(service: ServiceName, format: string): Promise<string> {
+    return (
+      await this.docker(['inspect', '--format', format, await this.containerId(service)])
+    ).stdout.trim();
+  }
+
+  /** `healthy`, `starting`, `unhealthy`, or the container's state when it has no healthcheck. */
+  async health(service: ServiceName): Promise<string> {
+    return this.inspect(
+      service,
+      '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}',
+    );
+  }
+
+  /** Everything the service's current container printed (stdout and stderr), without prefixes. */
+  async logs(service: ServiceName): Promise<string> {
+    const result = await this.docker(['logs', await this.containerId(service)]);
+    return result.stdout + result.stderr;
+  }
+
+  async imageBytes(service: ServiceName): Promise<number> {
+    const image = await this.inspect(service, '{{.Image}}');
+    return Number((await this.docker(['image', 'inspect', '--format', '{{.Size}}', image])).stdout);
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    return (await run(['docker', 'image', 'inspect', image], this.env(), 30_000)).code === 0;
+  }
+
+  /** Removes the project's containers, network and volumes, and the scratch folder. */
+  async destroy(): Promise<void> {
+    await this.composeRun(['down', '--volumes', '--remove-orphans', '--timeout', '5']).catch(
+      (error: Error) => process.stderr.write(`${error.message}\n`),
+    );
+    rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
