@@ -32,9 +32,15 @@ const BOOLEANS: Record<string, boolean> = {
 
 /**
  * Parses a command line with commander, turning its complaints (unknown option, bad value,
- * conflicting options, with its "did you mean" hint) into a one-line ConfigError.
+ * conflicting options, with its "did you mean" hint) into a one-line ConfigError. An option's
+ * variable set to the empty string counts as unset (a `.env` line such as `PRODUCER_SEED=`, or
+ * compose passing an empty value), as every other setting here treats it.
  */
 export function parseCommandLine(program: Command, argv: string[]): void {
+  for (const option of program.options) {
+    // Commander reads option variables from process.env itself and takes '' as a value.
+    if (option.envVar && process.env[option.envVar] === '') delete process.env[option.envVar];
+  }
   program.exitOverride().configureOutput({ writeErr: () => undefined });
   try {
     program.parse(argv, { from: 'user' });
@@ -47,7 +53,7 @@ export function parseCommandLine(program: Command, argv: string[]): void {
 
 /** A boolean environment variable must say what it means (commander alone treats "false" as set). */
 export function booleanFromEnv(name: string, raw: string | undefined): boolean | undefined {
-  if (raw === undefined) return undefined;
+  if (raw === undefined || raw === '') return undefined;
   const value = BOOLEANS[raw.trim().toLowerCase()];
   if (value === undefined) throw new ConfigError(`${name} must be true or false, got "${raw}".`);
   return value;

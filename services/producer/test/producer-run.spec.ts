@@ -126,4 +126,22 @@ describe('producer: a bounded run', () => {
       new RegExp(`^${Date.UTC(2024, 1, 29)}-0 temp_f \\d+ device_id device-1$`),
     );
   });
+
+  it('takes an empty variable as unset, as a .env template line or compose passes it', async () => {
+    const empty = [
+      'PRODUCER_START',
+      'PRODUCER_SEED',
+      'PRODUCER_DEVICES',
+      'PRODUCER_SPEED',
+      'PRODUCER_FOLLOW',
+      'PRODUCER_RESUME',
+    ];
+    const result = await produce(
+      ['--days', '1', '--interval-ms', '60000'],
+      Object.fromEntries(empty.map((name) => [name, ''])),
+    );
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    // The defaults: 2025-01-01, one device.
+    expect(await redis.xlen('temps:20250101')).toBe(1_440);
+  });
 });
