@@ -10,3 +10,4 @@ export * from './arbitraries';
 export * from './run-check';
 export * from './averages-recorder';
 export * from './chaos-ledger';
+export * from './postgres';
