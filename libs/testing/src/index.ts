@@ -11,3 +11,4 @@ export * from './run-check';
 export * from './averages-recorder';
 export * from './chaos-ledger';
 export * from './postgres';
+export * from './warehouse-check';
