@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
@@ -33,9 +34,13 @@ export class Warehouse {
     this.where = describeWarehouse(location);
   }
 
-  /** Opens lazily: nothing is connected until the first query. */
+  /**
+   * Opens lazily: nothing is connected until the first query (a PGlite folder is created if
+   * missing; throws if it cannot be).
+   */
   static open(location: WarehouseLocation): Warehouse {
     if (location.kind === 'pglite') {
+      mkdirSync(location.dataDir, { recursive: true });
       return new Warehouse(
         new Kysely({ dialect: new PGliteDialect(new PGlite(`file://${location.dataDir}`)) }),
         location,

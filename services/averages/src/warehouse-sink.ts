@@ -100,6 +100,11 @@ export class WarehouseSink implements OnModuleInit {
     for (const [, fields] of entries) {
       const average = averageToRow(fields);
       if (!average) continue; // the reader counts and reports entries that are not averages
+      if (average.seq <= from.lastSeq && rows.length === 0) {
+        // Numbering began again after the position: the stream was emptied and refilled.
+        await this.beginAgain(from);
+        return false;
+      }
       if (average.seq > lastSeq + 1) missed += average.seq - lastSeq - 1;
       lastSeq = Math.max(lastSeq, average.seq);
       rows.push(average.row);
@@ -119,14 +124,18 @@ export class WarehouseSink implements OnModuleInit {
   }
 
   /**
-   * temps:averages was emptied and begun again (the consumers restarted from a partition): its
-   * IDs are now below the position. Start over from its beginning; an hour stored before is
-   * overwritten by its new value, never doubled.
+   * temps:averages was emptied and begun again (the consumers restarted from a partition, or a
+   * new Redis): its IDs are now below the position, or its `seq` numbers run again from 1. Start
+   * over from its beginning; an hour stored before is overwritten by its new value, never doubled.
    */
   private async followReset(from: WarehousePosition): Promise<void> {
     if (from.lastId === START_POSITION.lastId) return;
     const last = await this.repository.lastGeneratedId();
     if (last !== null && compareEntryIds(last, from.lastId) >= 0) return;
+    await this.beginAgain(from);
+  }
+
+  private async beginAgain(from: WarehousePosition): Promise<void> {
     this.logger.warn(`${AVERAGES_STREAM} was begun again; storing it from its start.`);
     await this.warehouse.store(AVERAGES_STREAM, from, START_POSITION, []);
     this.position = START_POSITION;
