@@ -17,8 +17,16 @@ export interface WarehousePosition {
 
 export const START_POSITION: WarehousePosition = { lastId: '0', lastSeq: 0 };
 
-/** Rows per INSERT: 8 parameters a row stays far below PostgreSQL's 65,535 per statement. */
-const ROWS_PER_INSERT = 2_000;
+const HOURLY_COLUMNS = [
+  'hour_start',
+  'date',
+  'hour',
+  'average_temp_f',
+  'num_observations',
+  'mean_temp_f',
+  'min_temp_f',
+  'max_temp_f',
+] as const;
 
 /**
  * The data warehouse: one PostgreSQL (node-postgres pool) or PGlite behind the same Kysely queries.
@@ -104,10 +112,24 @@ export class Warehouse {
           .executeTakeFirst();
         const savedId = saved?.last_message_id ?? START_POSITION.lastId;
         if (savedId !== from.lastId) throw new StalePositionError(from.lastId, savedId);
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        // An hour twice in one batch (a foreign entry for an hour already there): the later wins,
+        // as it would across batches; ON CONFLICT may touch a row only once per statement.
+        const byHour = new Map(rows.map((row) => [row.hour_start.getTime(), row]));
+        const batch = [...byHour.values()];
+        if (batch.length > 0) {
+          // One statement per batch whatever its size: each column travels as one array
+          // parameter and unnest() turns them back into rows (batching, not a round trip per hour).
+          const column = <K extends keyof HourlyRow>(key: K) => batch.map((row) => row[key]);
           await trx
             .insertInto('hourly_averages')
-            .values(rows.slice(i, i + ROWS_PER_INSERT))
+            .columns(HOURLY_COLUMNS)
+            .expression(
+              sql`select * from unnest(
+                ${column('hour_start')}::timestamptz[], ${column('date')}::date[],
+                ${column('hour')}::smallint[], ${column('average_temp_f')}::integer[],
+                ${column('num_observations')}::integer[], ${column('mean_temp_f')}::numeric[],
+                ${column('min_temp_f')}::numeric[], ${column('max_temp_f')}::numeric[])`,
+            )
             .onConflict((oc) =>
               oc.column('hour_start').doUpdateSet((eb) => ({
                 date: eb.ref('excluded.date'),

@@ -118,10 +118,15 @@ describe.each(backends)('warehouse on $name', (backend) => {
     ]);
   });
 
-  it('stores batches larger than one INSERT', async () => {
+  it('stores a batch of 5,000 hours, and an hour twice in one batch once (the later value)', async () => {
     const rows = Array.from({ length: 5_000 }, (_, i) => row(i));
-    await warehouse.store(STREAM, START_POSITION, { lastId: '9-0', lastSeq: 5_000 }, rows);
-    expect((await stored(warehouse)).length).toBe(5_000);
+    await warehouse.store(STREAM, START_POSITION, { lastId: '9-0', lastSeq: 5_000 }, [
+      ...rows,
+      row(7, 12.5),
+    ]);
+    const saved = await stored(warehouse);
+    expect(saved.length).toBe(5_000);
+    expect(saved[7].mean_temp_f).toBe('12.5000');
   });
 
   it('names an altered table as a schema fault and stores nothing', async () => {

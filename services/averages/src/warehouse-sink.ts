@@ -16,7 +16,7 @@ import { AveragesRepository } from './averages.repository';
 import { AveragesService } from './averages.service';
 
 /** Entries read from temps:averages and stored per transaction. */
-const BATCH = 1_000;
+const BATCH = 5_000;
 const IDLE_POLL_MS = 500;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
