@@ -17,7 +17,8 @@ export interface WarehousePosition {
 
 export const START_POSITION: WarehousePosition = { lastId: '0', lastSeq: 0 };
 
-const HOURLY_COLUMNS = [
+/** The columns of hourly_averages in table order (what the sink writes, and a COPY lists). */
+export const HOURLY_COLUMNS = [
   'hour_start',
   'date',
   'hour',

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { Logger } from '@nestjs/common';
 import { DependencyChecks } from '@temps/health';
 import {
   addSyntheticAverages,
@@ -9,7 +10,7 @@ import {
   SYNTHETIC_START_MS,
 } from '@temps/testing';
 import { averageFields, HOUR_MS } from '@temps/streams';
-import { parseWarehouseUrl, Warehouse } from '@temps/warehouse';
+import { HOURLY_COLUMNS, parseWarehouseUrl, Warehouse } from '@temps/warehouse';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Registry } from 'prom-client';
@@ -25,17 +26,6 @@ export interface SinkRound {
   /** Rows per second of PostgreSQL's own COPY FROM STDIN of the same rows. */
   copy: number;
 }
-
-const COLUMNS = [
-  'hour_start',
-  'date',
-  'hour',
-  'average_temp_f',
-  'num_observations',
-  'mean_temp_f',
-  'min_temp_f',
-  'max_temp_f',
-];
 
 /** The same rows as CSV lines for COPY, from the same synthetic hours the sink reads. */
 function csvRows(hours: number): string[] {
@@ -67,6 +57,7 @@ function csvRows(hours: number): string[] {
  * another fresh database. Both databases are created and dropped here.
  */
 export async function benchmarkSinkRound(hours: number): Promise<SinkRound> {
+  Logger.overrideLogger(false); // the sink's start-up line is not a result
   const redisServer = await startPrivateRedis();
   const sinkDb = await createScratchDatabase('temps_bench_sink');
   const copyDb = await createScratchDatabase('temps_bench_copy');
@@ -119,7 +110,9 @@ export async function benchmarkSinkRound(hours: number): Promise<SinkRound> {
       await pipeline(
         Readable.from(lines),
         client.query(
-          copyFrom(`COPY hourly_averages (${COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`),
+          copyFrom(
+            `COPY hourly_averages (${HOURLY_COLUMNS.join(', ')}) FROM STDIN WITH (FORMAT csv)`,
+          ),
         ),
       );
       await client.query('COMMIT');

@@ -18,7 +18,9 @@ import {
   type PrivateRedis,
   type ScratchDatabase,
   type WarehousePanelRow,
+  SYNTHETIC_START_MS,
 } from '@temps/testing';
+import { averageEntryId, averageFields } from '@temps/streams';
 import { Warehouse, parseWarehouseUrl } from '@temps/warehouse';
 import type { Redis } from 'ioredis';
 
@@ -121,6 +123,43 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
       expect(metric(text, 'temps_warehouse_lag_hours')).toBe(0);
       const tally = checkWarehouseRows(await panelRows(), syntheticHours(120, 180));
       expect(tally).toEqual({ checked: 120, lost: 0, doubled: 0, wrong: 0 });
+    });
+
+    it('follows temps:averages begun again from its start: the new values replace the old, no hour doubled', async () => {
+      await addSyntheticAverages(redis, 0, 48);
+      const { child } = await start({ WAREHOUSE_URL: database.url });
+      await eventually(async () => (await panelRows()).length === 48);
+      // The consumers restarted from a partition: temps:averages emptied, numbered from 1 again,
+      // with other values for the first 24 hours.
+      await redis.del('temps:averages');
+      const expected = syntheticHours(48);
+      const refill = redis.pipeline();
+      for (let index = 0; index < 24; index++) {
+        const average = {
+          hourStartMs: SYNTHETIC_START_MS + index * MS_PER_HOUR,
+          total: 3_600 * 10 + index,
+          count: 3_600,
+          min: 0,
+          max: 20,
+        };
+        expected.set(average.hourStartMs, { total: average.total, count: average.count });
+        const fields = { ...averageFields(average), seq: String(index + 1) };
+        refill.xadd('temps:averages', averageEntryId(average), ...Object.entries(fields).flat());
+      }
+      await refill.exec();
+      await child.waitFor('temps:averages was begun again; storing it from its start.');
+      await eventually(
+        async () => checkWarehouseRows(await panelRows(), expected).wrong === 0,
+        20_000,
+      );
+      expect(checkWarehouseRows(await panelRows(), expected)).toEqual({
+        checked: 48,
+        lost: 0,
+        doubled: 0,
+        wrong: 0,
+      });
+      const [position] = await queryRows(database.url, 'select last_seq from warehouse_position');
+      expect(position).toEqual({ last_seq: '24' });
     });
 
     it('a table someone altered: one line naming it, /health 503, nothing stored until it is restored', async () => {
