@@ -22,6 +22,11 @@ const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
 const LOG_EVERY_MS = 30_000;
 
+/** Reading temps:averages failed: Redis's fault, which /health reports already, not the warehouse's. */
+class SourceReadError extends Error {
+  override name = 'SourceReadError';
+}
+
 /**
  * Copies every hourly average from temps:averages into the warehouse, exactly once: it reads
  * after its own position, which the warehouse keeps in the same transaction as the rows (a crash
@@ -37,8 +42,8 @@ export class WarehouseSink implements OnModuleInit {
   private storedSeq: number | null = null;
   private failure: WarehouseError | null = new WarehouseError('unreachable', 'not connected yet');
   private failures = 0;
-  private lastLog = { message: '', at: 0 };
-  private stopping = new AbortController();
+  private lastLog = { line: '', at: 0 };
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly warehouse: Warehouse,
@@ -89,7 +94,7 @@ export class WarehouseSink implements OnModuleInit {
       this.storedSeq = this.position.lastSeq;
     }
     const from = this.position;
-    const entries = await this.repository.range(from.lastId, BATCH);
+    const entries = await this.fromRedis(() => this.repository.range(from.lastId, BATCH));
     if (entries.length === 0) {
       await this.followReset(from);
       return true;
@@ -130,7 +135,7 @@ export class WarehouseSink implements OnModuleInit {
    */
   private async followReset(from: WarehousePosition): Promise<void> {
     if (from.lastId === START_POSITION.lastId) return;
-    const last = await this.repository.lastGeneratedId();
+    const last = await this.fromRedis(() => this.repository.lastGeneratedId());
     if (last !== null && compareEntryIds(last, from.lastId) >= 0) return;
     await this.beginAgain(from);
   }
@@ -140,6 +145,14 @@ export class WarehouseSink implements OnModuleInit {
     await this.warehouse.store(AVERAGES_STREAM, from, START_POSITION, []);
     this.position = START_POSITION;
     this.storedSeq = 0;
+  }
+
+  private async fromRedis<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      throw new SourceReadError(`reading ${AVERAGES_STREAM} failed (${(error as Error).message})`);
+    }
   }
 
   private recovered(): void {
@@ -152,18 +165,27 @@ export class WarehouseSink implements OnModuleInit {
   }
 
   private failed(error: unknown): void {
+    this.failures++;
+    if (error instanceof SourceReadError) {
+      this.log(`Warehouse: ${error.message}; retrying`);
+      return;
+    }
     const failure =
       error instanceof WarehouseError ? error : classifyWarehouseError(error, this.warehouse.where);
     // Reload the position next time: a commit whose reply was lost may have moved it.
     this.position = null;
     this.failure = failure;
-    this.failures++;
     this.metrics.warehouseUp.set(0);
     this.metrics.warehouseErrors.inc({ reason: failure.reason });
+    this.log(`${failure.message}; retrying`);
+  }
+
+  /** One line per cause, repeated at most every 30 s while it lasts. */
+  private log(line: string): void {
     const now = Date.now();
-    if (failure.message !== this.lastLog.message || now - this.lastLog.at >= LOG_EVERY_MS) {
-      this.logger.error(`${failure.message}; retrying`);
-      this.lastLog = { message: failure.message, at: now };
+    if (line !== this.lastLog.line || now - this.lastLog.at >= LOG_EVERY_MS) {
+      this.logger.error(line);
+      this.lastLog = { line, at: now };
     }
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import {
   PrivatePostgres,
+  RestartableRedis,
   ServiceProcess,
   addSyntheticAverages,
   checkWarehouseRows,
@@ -22,7 +23,7 @@ import {
 } from '@temps/testing';
 import { averageEntryId, averageFields } from '@temps/streams';
 import { Warehouse, parseWarehouseUrl } from '@temps/warehouse';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 
 const MS_PER_HOUR = 3_600_000;
 
@@ -160,6 +161,50 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
       });
       const [position] = await queryRows(database.url, 'select last_seq from warehouse_position');
       expect(position).toEqual({ last_seq: '24' });
+    });
+
+    it('Redis unreachable is not blamed on the warehouse: its health stays up, no write error', async () => {
+      const own = await RestartableRedis.start();
+      const ownClient = new Redis(own.url, { maxRetriesPerRequest: null });
+      ownClient.on('error', () => undefined);
+      try {
+        await addSyntheticAverages(ownClient, 0, 12);
+        const port = await freePort();
+        const child = new ServiceProcess('averages', [], {
+          REDIS_URL: own.url,
+          PORT: String(port),
+          WAREHOUSE_URL: database.url,
+        });
+        running.push(child);
+        const base = `http://127.0.0.1:${port}`;
+        await eventually(async () => (await panelRows()).length === 12);
+        await own.down('SIGKILL');
+        // The sink's reads wait for Redis to come back (the reader's, too); /health says why.
+        await eventually(async () => (await health(base)).status === 503, 15_000);
+        const report = JSON.parse((await health(base)).body) as {
+          details: Record<string, { status: string }>;
+        };
+        expect(report.details.warehouse.status).toBe('up');
+        expect(report.details.redis.status).toBe('down');
+        expect(metric(await metrics(base), 'temps_warehouse_write_errors_total')).toBeNaN();
+        expect(child.stdout + child.stderr).not.toMatch(/PostgreSQL at .* is unreachable/);
+        await own.up();
+        // An error reply from Redis (a hash where the stream was) is named as a read failure.
+        await eventually(async () => (await ownClient.ping()) === 'PONG');
+        await ownClient.del('temps:averages');
+        await ownClient.hset('temps:averages', 'not', 'a stream');
+        await child.waitFor(/Warehouse: reading temps:averages failed \(WRONGTYPE.*\); retrying/);
+        const during = JSON.parse((await health(base)).body) as typeof report;
+        expect(during.details.warehouse.status).toBe('up');
+        expect(metric(await metrics(base), 'temps_warehouse_write_errors_total')).toBeNaN();
+        await ownClient.del('temps:averages');
+        await addSyntheticAverages(ownClient, 0, 12);
+        await addSyntheticAverages(ownClient, 12, 12);
+        await eventually(async () => (await panelRows()).length === 24, 30_000);
+      } finally {
+        ownClient.disconnect();
+        await own.destroy();
+      }
     });
 
     it('a table someone altered: one line naming it, /health 503, nothing stored until it is restored', async () => {
