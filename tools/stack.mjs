@@ -3,13 +3,16 @@
 // from it, so the two cannot drift apart) — the producer forever at 360x from 2025-01-01, the
 // aggregator from the oldest partition, the averages reader — against REDIS_URL, else a Redis
 // answering on localhost:6379, else a private redis-server started (and stopped) here with the
-// compose file's Redis options. Ctrl+C stops everything.
+// compose file's Redis options. The averages service stores every hourly average in WAREHOUSE_URL,
+// else in an embedded PostgreSQL (PGlite) in STACK_WAREHOUSE_DIR (default .data/warehouse), so
+// nothing needs installing. Ctrl+C stops everything.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Redis from 'ioredis';
 import { parse } from 'yaml';
 import { runTogether } from './run-together.mjs';
@@ -30,7 +33,7 @@ const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.
  */
 function fromCompose(name) {
   const { command = [], environment = {} } = compose.services[name];
-  const { REDIS_URL: _redis, PORT: _port, ...settings } = environment;
+  const { REDIS_URL: _redis, PORT: _port, WAREHOUSE_URL: _warehouse, ...settings } = environment;
   const given = Object.entries(settings).filter(([, value]) => value !== null);
   return { args: command, env: Object.fromEntries(given) };
 }
@@ -117,10 +120,23 @@ async function main() {
     stopRedis = own.stop;
     process.stdout.write(`stack: started a private redis-server at ${redisUrl}\n`);
   }
+  const warehouseUrl =
+    env.WAREHOUSE_URL ||
+    pathToFileURL(
+      resolve(
+        env.STACK_WAREHOUSE_DIR ?? fileURLToPath(new URL('../.data/warehouse', import.meta.url)),
+      ),
+    ).href;
+  process.stdout.write(
+    env.WAREHOUSE_URL
+      ? `stack: warehouse ${env.WAREHOUSE_URL.replace(/:[^:@/]*@/, ':***@')}\n`
+      : `stack: warehouse: embedded PostgreSQL (PGlite) in ${fileURLToPath(warehouseUrl)}\n`,
+  );
   process.stdout.write(
     `stack: Redis ${redisUrl.replace(/:[^:@/]*@/, ':***@')}; HTTP producer ${ports.producer}, aggregator ${ports.aggregator}, averages ${ports.averages}\n`,
   );
 
+  const averages = withPort(fromCompose('averages'), ports.averages);
   runTogether(
     [
       {
@@ -136,7 +152,8 @@ async function main() {
       {
         name: 'averages',
         service: 'averages',
-        ...withPort(fromCompose('averages'), ports.averages),
+        args: averages.args,
+        env: { ...averages.env, WAREHOUSE_URL: warehouseUrl },
       },
     ],
     {

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 /** The variables that move each published host port (docker-compose.yml), by service. */
 export const PORT_VARIABLES = {
   redis: 'TEMPS_REDIS_PORT',
+  postgres: 'TEMPS_POSTGRES_PORT',
   producer: 'TEMPS_PRODUCER_PORT',
   aggregator: 'TEMPS_AGGREGATOR_PORT',
   averages: 'TEMPS_AVERAGES_PORT',

@@ -1,12 +1,17 @@
 import {
+  checkWarehouseRows,
   composeImage,
   eventually,
+  expectedHours,
+  queryRows,
+  warehousePanelSql,
+  type WarehousePanelRow,
   metricValue,
   panelQueriesWithoutData,
   queryPrometheus,
   startPrivateRedis,
 } from '@temps/testing';
-import { HOUR_MS, ENTRY_REJECT_REASONS, SKIP_REASONS } from '@temps/streams';
+import { DAY_MS, ENTRY_REJECT_REASONS, HOUR_MS, SKIP_REASONS } from '@temps/streams';
 import { Redis } from 'ioredis';
 import { APP_SERVICES, ComposeStack, docker, type ServiceName } from './compose-stack';
 import { hourProblems, printedHours, type PrintedHour } from './printed-hours';
@@ -67,6 +72,8 @@ describe('docker compose: up, stop a container, watch it recover', () => {
 
   const url = (service: ServiceName, path = '') =>
     `http://127.0.0.1:${stack.ports[service]}${path}`;
+  /** The compose PostgreSQL with the compose file's default password, as Grafana reaches it. */
+  const warehouseUrl = () => `postgres://temps:temps@127.0.0.1:${stack.ports.postgres}/temps`;
   const metrics = async (service: ServiceName) => (await fetch(url(service, '/metrics'))).text();
   const metric = async (service: ServiceName, series: string) =>
     metricValue(await metrics(service), series);
@@ -104,15 +111,42 @@ describe('docker compose: up, stop a container, watch it recover', () => {
     );
   }
 
+  /**
+   * Every hour printed once, in order, whole and exact; and the warehouse panel's SQL, run against
+   * the compose PostgreSQL, holds each of those hours once with the same values.
+   */
   async function expectEveryHourOnce(): Promise<PrintedHour[]> {
     const hours = await caughtUp();
     expect(hourProblems(hours, RUN_START, SEED)).toEqual([]);
+    const last = hours[hours.length - 1].hourMs;
+    const reference = expectedHours({
+      startMs: RUN_START,
+      days: Math.ceil((last + HOUR_MS - RUN_START) / DAY_MS),
+      devices: 1,
+      seed: SEED,
+    });
+    const stored = new Map([...reference].filter(([hour]) => hour <= last));
+    const problems: string[] = [];
+    await eventually(
+      async () => {
+        problems.length = 0;
+        const rows = (
+          await queryRows<WarehousePanelRow>(warehouseUrl(), warehousePanelSql())
+        ).filter((row) => new Date(row.time).getTime() <= last);
+        const tally = checkWarehouseRows(rows, stored, problems);
+        return tally.lost + tally.doubled + tally.wrong === 0;
+      },
+      60_000,
+      1_000,
+    ).catch(() => {
+      throw new Error(`the warehouse panel's rows differ:\n${problems.slice(0, 20).join('\n')}`);
+    });
     return hours;
   }
 
   beforeAll(async () => {
     await stack.allocatePorts();
-    services = ['redis', ...APP_SERVICES, 'prometheus'];
+    services = ['redis', 'postgres', ...APP_SERVICES, 'prometheus'];
     if (!(await stack.hasImage(GRAFANA_IMAGE))) {
       await stack.docker(['pull', GRAFANA_IMAGE], 60_000).catch(() => undefined);
     }

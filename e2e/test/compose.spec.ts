@@ -52,6 +52,7 @@ describe('docker-compose.yml', () => {
       'aggregator',
       'averages',
       'grafana',
+      'postgres',
       'producer',
       'prometheus',
       'redis',
@@ -78,6 +79,7 @@ describe('docker-compose.yml', () => {
 
   const PORT_VARIABLES = {
     redis: ['TEMPS_REDIS_PORT', '6379'],
+    postgres: ['TEMPS_POSTGRES_PORT', '5433'],
     producer: ['TEMPS_PRODUCER_PORT', '3001'],
     aggregator: ['TEMPS_AGGREGATOR_PORT', '3002'],
     averages: ['TEMPS_AVERAGES_PORT', '3003'],
@@ -159,8 +161,10 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       for (const port of service.ports ?? [])
         expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
-      if (service.image)
-        expect([name, service.image]).toEqual([name, expect.stringMatching(/:v?\d+\.\d+\.\d+/)]);
+      // PostgreSQL is pinned to its major version, which fixes the data directory's format; its
+      // minor releases are fixes only. Every other image to its full version.
+      const pin = name === 'postgres' ? /^postgres:\d+-bookworm$/ : /:v?\d+\.\d+\.\d+/;
+      if (service.image) expect([name, service.image]).toEqual([name, expect.stringMatching(pin)]);
     }
   });
 

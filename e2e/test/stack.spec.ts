@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import {
   dashboardQueries,
   eventually,
@@ -10,8 +11,11 @@ import {
   queryPrometheus,
   startPrivateRedis,
   workspaceRoot,
+  warehousePanelSql,
   type PrivateRedis,
+  type WarehousePanelRow,
 } from '@temps/testing';
+import { Warehouse, parseWarehouseUrl } from '@temps/warehouse';
 import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 
@@ -66,6 +70,7 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
     };
     stack = launch([process.execPath, 'tools/stack.mjs'], {
       REDIS_URL: redis.url,
+      STACK_WAREHOUSE_DIR: join(scratch, 'warehouse'),
       PRODUCER_PORT: String(ports.producer),
       AGGREGATOR_PORT: String(ports.aggregator),
       AVERAGES_PORT: String(ports.averages),
@@ -129,6 +134,40 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
     expect(Date.now() - started).toBeLessThan(5_000);
     for (const port of Object.values(ports)) expect(await closed(port)).toBe(true);
   });
+
+  it('stored every hourly average once in its embedded warehouse, as the dashboard panel shows it', async () => {
+    expect(stack.output()).toContain(
+      `stack: warehouse: embedded PostgreSQL (PGlite) in ${join(scratch, 'warehouse')}`,
+    );
+    // The stack has stopped (above), so the warehouse folder is free to open.
+    const warehouse = Warehouse.open(parseWarehouseUrl(`file://${join(scratch, 'warehouse')}`));
+    let rows: WarehousePanelRow[];
+    try {
+      rows = (await sql.raw<WarehousePanelRow>(warehousePanelSql()).execute(warehouse.db)).rows;
+    } finally {
+      await warehouse.close();
+    }
+    const entries = await redis.client().xrange('temps:averages', '-', '+');
+    expect(entries.length).toBeGreaterThan(0);
+    // Every average on temps:averages is one row with its exact values, and no row is extra.
+    const fields = (flat: string[]) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
+    const byHour = new Map(rows.map((row) => [new Date(row.time).getTime(), row]));
+    expect(byHour.size).toBe(rows.length);
+    const mismatched = entries.filter(([id, flat]) => {
+      const row = byHour.get(Number(id.split('-')[0]));
+      const f = fields(flat);
+      return (
+        !row ||
+        String(row.average_temp_f) !== f.average_temp_f ||
+        String(row.num_observations) !== f.num_observations ||
+        row.mean_temp_f !== f.mean_temp_f
+      );
+    });
+    expect(mismatched.map(([id]) => id)).toEqual([]);
+    // Hours trimmed from the capped stream stay in the warehouse: one row per average since seq 1.
+    expect(rows.length).toBe(Number(fields(entries[entries.length - 1][1]).seq));
+  });
 });
 
 describe('npm start without REDIS_URL', () => {
@@ -137,6 +176,7 @@ describe('npm start without REDIS_URL', () => {
     const ports = [await freePort(), await freePort(), await freePort()];
     const stack = launch([process.execPath, 'tools/stack.mjs'], {
       STACK_LOCAL_REDIS_URL: `redis://127.0.0.1:${unused}`,
+      STACK_WAREHOUSE_DIR: mkdtempSync(join(tmpdir(), 'temps-e2e-warehouse-')),
       PRODUCER_PORT: String(ports[0]),
       AGGREGATOR_PORT: String(ports[1]),
       AVERAGES_PORT: String(ports[2]),

@@ -14,6 +14,7 @@ import {
   TerminusModule,
 } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
+import { DependencyChecks } from './dependency-checks';
 import { Heartbeat } from './heartbeat';
 
 export interface HealthModuleOptions {
@@ -32,6 +33,7 @@ export class ServiceHealthIndicators {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly heartbeat: Heartbeat,
+    private readonly dependencies: DependencyChecks,
     @Inject(Redis) private readonly redis: Redis,
     @Inject(HEALTH_OPTIONS) private readonly options: HealthModuleOptions,
   ) {}
@@ -43,6 +45,20 @@ export class ServiceHealthIndicators {
         await this.redis.ping();
       })
       .withTimeout(this.options.redisTimeoutMs ?? 1_000);
+  }
+
+  /** The checks the service registered, each failing with its own one-line message. */
+  registered() {
+    return this.dependencies.entries().map(
+      ([name, check]) =>
+        () =>
+          this.indicators
+            .check(name)
+            .attempt(async () => {
+              await check();
+            })
+            .withTimeout(this.options.redisTimeoutMs ?? 1_000),
+    );
   }
 
   loopAlive() {
@@ -62,13 +78,14 @@ export class HealthController {
     private readonly indicators: ServiceHealthIndicators,
   ) {}
 
-  /** Readiness: Redis answers and the work loop is turning (503 otherwise). */
+  /** Readiness: Redis answers, the work loop is turning and every registered dependency is usable (503 otherwise). */
   @Get()
   @HealthCheck()
   check() {
     return this.health.check([
       () => this.indicators.redisReachable(),
       () => this.indicators.loopAlive(),
+      ...this.indicators.registered(),
     ]);
   }
 
@@ -90,10 +107,11 @@ export class HealthModule {
       controllers: [HealthController],
       providers: [
         Heartbeat,
+        DependencyChecks,
         ServiceHealthIndicators,
         { provide: HEALTH_OPTIONS, useValue: options },
       ],
-      exports: [Heartbeat],
+      exports: [Heartbeat, DependencyChecks],
     };
   }
 }

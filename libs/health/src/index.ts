@@ -1,2 +1,3 @@
 export * from './health.module';
 export * from './heartbeat';
+export * from './dependency-checks';

@@ -7,8 +7,8 @@ export interface LedgerRow extends Tally {
   fault: string;
   /** How many times it was done. */
   injected: number;
-  /** Where the data was checked: the partitions (readings) or temps:averages (hours). */
-  checkedIn: 'partitions' | 'temps:averages' | 'Redis snapshot';
+  /** Where the data was checked: the partitions (readings), temps:averages or the warehouse table (hours). */
+  checkedIn: 'partitions' | 'temps:averages' | 'Redis snapshot' | 'warehouse';
   /** Measurements printed under the table (rates, memory). */
   notes?: string;
 }

@@ -11,6 +11,8 @@ import {
   type DashboardPanel,
 } from './dashboard';
 import { workspaceRoot } from './service-process';
+import { WAREHOUSE_PANEL_TITLE, warehousePanelSql } from './warehouse-check';
+import { parse } from 'yaml';
 
 const root = workspaceRoot();
 const read = (...path: string[]) => readFileSync(join(root, ...path), 'utf8');
@@ -36,6 +38,10 @@ const SERVICE_METRICS = [
   'temps_averages_read_total',
   'temps_averages_missed_total',
   'temps_averages_malformed_total',
+  'temps_warehouse_rows_written_total',
+  'temps_warehouse_lag_hours',
+  'temps_warehouse_missed_total',
+  'temps_warehouse_write_errors_total',
 ];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];
@@ -99,11 +105,15 @@ function balanced(expr: string): boolean {
 
 const normalize = (expr: string) => expr.replace(/\s+/g, ' ').trim();
 const PROMETHEUS = { type: 'prometheus', uid: 'prometheus' };
+const WAREHOUSE = { type: 'grafana-postgresql-datasource', uid: 'warehouse' };
 
 describe('grafana/dashboards/temps.json', () => {
   const dashboard = readDashboard();
   const all = dashboardPanels(dashboard);
-  const panels = all.filter((panel) => panel.type !== 'row');
+  /** Panels over Prometheus; the warehouse panel queries PostgreSQL. */
+  const panels = all.filter(
+    (panel) => panel.type !== 'row' && panel.title !== WAREHOUSE_PANEL_TITLE,
+  );
   const queries = dashboardQueries();
 
   it('is the "temps" dashboard', () => {
@@ -139,6 +149,28 @@ describe('grafana/dashboards/temps.json', () => {
         unit: expect.any(String),
       });
     }
+  });
+
+  it('shows the warehouse table in one panel over the provisioned PostgreSQL datasource', () => {
+    const panel = all.find((p) => p.title === WAREHOUSE_PANEL_TITLE)!;
+    expect(panel).toMatchObject({ type: 'table', datasource: WAREHOUSE });
+    expect(panel.targets).toEqual([
+      expect.objectContaining({ refId: 'A', datasource: WAREHOUSE, format: 'table' }),
+    ]);
+    const sql = warehousePanelSql();
+    // Every hour however long ago: no dashboard time filter, no LIMIT; one row per table row.
+    expect(sql).toMatch(/\bFROM hourly_averages\b/);
+    expect(sql).not.toMatch(/\$__|\bLIMIT\b|\bGROUP BY\b|\bJOIN\b/i);
+    for (const column of ['average_temp_f', 'num_observations', 'mean_temp_f'])
+      expect(sql).toContain(column);
+    const provisioned = parse(read('grafana', 'provisioning', 'datasources', 'warehouse.yml'));
+    expect(provisioned.datasources).toEqual([
+      expect.objectContaining({
+        ...WAREHOUSE,
+        url: 'postgres:5432',
+        secureJsonData: { password: '$TEMPS_POSTGRES_PASSWORD' },
+      }),
+    ]);
   });
 
   it('gives every panel its own id', () => {
@@ -408,7 +440,8 @@ describe('grafana provisioning', () => {
     });
     const uids = new Set(dashboardPanels(readDashboard()).map((panel) => panel.datasource?.uid));
     uids.delete(undefined);
-    expect([...uids]).toEqual([field('uid')]);
+    // Every panel's datasource is provisioned: Prometheus, and the warehouse for its one panel.
+    expect([...uids].sort()).toEqual([field('uid'), 'warehouse']);
   });
 
   it('loads the JSON dashboards from /var/lib/grafana/dashboards into the folder "temps"', () => {

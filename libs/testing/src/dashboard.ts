@@ -6,6 +6,8 @@ import { workspaceRoot } from './service-process';
 export interface DashboardTarget {
   refId?: string;
   expr?: string;
+  /** SQL of a PostgreSQL (warehouse) target. */
+  rawSql?: string;
   legendFormat?: string;
   datasource?: { type?: string; uid?: string };
 }

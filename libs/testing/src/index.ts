@@ -11,3 +11,5 @@ export * from './run-check';
 export * from './averages-recorder';
 export * from './chaos-ledger';
 export * from './prometheus';
+export * from './postgres';
+export * from './warehouse-check';

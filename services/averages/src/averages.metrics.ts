@@ -1,11 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 @Injectable()
 export class AveragesMetrics {
   readonly read: Counter;
   readonly missed: Counter;
   readonly malformed: Counter;
+  readonly warehouseRows: Counter;
+  readonly warehouseErrors: Counter<'reason'>;
+  readonly warehouseMissed: Counter;
+  readonly warehouseLag: Gauge;
+  readonly warehouseUp: Gauge;
+  /** Read at scrape time for temps_warehouse_lag_hours; null until the warehouse position is known. */
+  warehouseLagSource: () => number | null = () => null;
 
   constructor(@Inject(Registry) registry: Registry) {
     const registers = [registry];
@@ -22,6 +29,37 @@ export class AveragesMetrics {
     this.malformed = new Counter({
       name: 'temps_averages_malformed_total',
       help: 'temps:averages entries without the fields of an hourly average (skipped).',
+      registers,
+    });
+    this.warehouseRows = new Counter({
+      name: 'temps_warehouse_rows_written_total',
+      help: 'Hourly averages stored in the warehouse (a replayed hour counts again, but stays one row).',
+      registers,
+    });
+    this.warehouseErrors = new Counter({
+      name: 'temps_warehouse_write_errors_total',
+      help: 'Failed warehouse steps, by reason: unreachable, authentication, database, schema, conflict, other.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.warehouseMissed = new Counter({
+      name: 'temps_warehouse_missed_total',
+      help: 'Hourly averages trimmed from temps:averages before the warehouse stored them.',
+      registers,
+    });
+    const lagSource = () => this.warehouseLagSource();
+    this.warehouseLag = new Gauge({
+      name: 'temps_warehouse_lag_hours',
+      help: 'Hourly averages the reader has read that the warehouse has not stored yet.',
+      registers,
+      collect() {
+        const lag = lagSource();
+        if (lag !== null) this.set(lag);
+      },
+    });
+    this.warehouseUp = new Gauge({
+      name: 'temps_warehouse_up',
+      help: '1 if the last warehouse step succeeded, 0 if it failed.',
       registers,
     });
   }

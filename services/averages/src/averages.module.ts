@@ -2,12 +2,14 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
 import { RedisModule } from '@temps/redis';
+import { Warehouse } from '@temps/warehouse';
 import type { AveragesConfig } from './averages-config';
 import { AveragesController } from './averages.controller';
 import { AveragesMetrics } from './averages.metrics';
 import { AveragesRepository } from './averages.repository';
 import { AveragesService } from './averages.service';
 import { AVERAGES_CONFIG } from './averages.constants';
+import { WarehouseSink } from './warehouse-sink';
 
 @Module({})
 export class AveragesModule {
@@ -25,6 +27,9 @@ export class AveragesModule {
         AveragesRepository,
         AveragesMetrics,
         AveragesService,
+        ...(config.warehouse
+          ? [{ provide: Warehouse, useValue: Warehouse.open(config.warehouse) }, WarehouseSink]
+          : []),
       ],
     };
   }

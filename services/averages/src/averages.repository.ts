@@ -46,6 +46,11 @@ export class AveragesRepository {
     return at >= 0 ? String(info[at + 1]) : null;
   }
 
+  /** Up to `count` temps:averages entries after `afterId` ('0': from the start), fields as strings. */
+  async range(afterId: string, count: number): Promise<[string, string[]][]> {
+    return this.redis.xrange(AVERAGES_STREAM, `(${afterId}`, '+', 'COUNT', count);
+  }
+
   async save(state: ReaderState): Promise<void> {
     await this.redis.hset(AVERAGES_READER_STATE_KEY, {
       last_message_id: state.lastId,

@@ -34,6 +34,11 @@ export class AveragesService implements StreamCursorSource {
     );
   }
 
+  /** The `seq` of the last average read (0 before the first). */
+  lastSeq(): number {
+    return this.state.lastSeq;
+  }
+
   cursor(): StreamCursor {
     return [[AVERAGES_STREAM, this.state.lastId]];
   }

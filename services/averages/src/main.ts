@@ -1,17 +1,36 @@
 import 'reflect-metadata';
-import { runService, streamConsumerWorker } from '@temps/runtime';
+import { runService, streamConsumerWorker, type Worker } from '@temps/runtime';
 import { AVERAGES_PATTERN } from './averages.constants';
 import { parseAveragesConfig } from './averages-config';
 import { AveragesModule } from './averages.module';
 import { AveragesService } from './averages.service';
+import { WarehouseSink } from './warehouse-sink';
 
-/** `averages`: tails temps:averages and prints each hourly average; serves /health and /metrics. */
+/**
+ * `averages`: tails temps:averages and prints each hourly average; with WAREHOUSE_URL it also
+ * stores every one in the warehouse. Serves /health and /metrics.
+ */
 runService('averages', () => {
   const config = parseAveragesConfig(process.argv.slice(2));
   return {
     module: AveragesModule.forRoot(config),
     port: config.port,
-    worker: (app) =>
-      streamConsumerWorker(app, { pattern: AVERAGES_PATTERN, consumer: app.get(AveragesService) }),
+    worker: (app): Worker => {
+      const reader = streamConsumerWorker(app, {
+        pattern: AVERAGES_PATTERN,
+        consumer: app.get(AveragesService),
+      });
+      if (!config.warehouse) return reader;
+      const sink = app.get(WarehouseSink);
+      return {
+        run: async () => {
+          await Promise.all([reader.run(), sink.run()]);
+        },
+        stop: () => {
+          reader.stop();
+          sink.stop();
+        },
+      };
+    },
   };
 });

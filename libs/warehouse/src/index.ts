@@ -1,0 +1,6 @@
+export * from './hourly-row';
+export * from './migrations';
+export * from './schema';
+export * from './warehouse';
+export * from './warehouse-error';
+export * from './warehouse-url';

@@ -1,0 +1,32 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/**
+ * The warehouse schema, one versioned step per key (applied in key order, each once, recorded by
+ * Kysely's Migrator in `kysely_migration`). Never edit a step that has shipped; add the next one.
+ */
+export const WAREHOUSE_MIGRATIONS: Record<string, Migration> = {
+  '0001_hourly_averages': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('hourly_averages')
+        .addColumn('hour_start', 'timestamptz', (c) => c.primaryKey())
+        .addColumn('date', 'date', (c) => c.notNull())
+        .addColumn('hour', 'smallint', (c) => c.notNull().check(sql`hour between 0 and 23`))
+        .addColumn('average_temp_f', 'integer', (c) => c.notNull())
+        .addColumn('num_observations', 'integer', (c) =>
+          c.notNull().check(sql`num_observations > 0`),
+        )
+        .addColumn('mean_temp_f', 'numeric', (c) => c.notNull())
+        .addColumn('min_temp_f', 'numeric', (c) => c.notNull())
+        .addColumn('max_temp_f', 'numeric', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('warehouse_position')
+        .addColumn('stream', 'text', (c) => c.primaryKey())
+        .addColumn('last_message_id', 'text', (c) => c.notNull())
+        .addColumn('last_seq', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

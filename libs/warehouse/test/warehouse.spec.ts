@@ -1,0 +1,229 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { createScratchDatabase, PrivatePostgres, type ScratchDatabase } from '@temps/testing';
+import {
+  averageToRow,
+  StalePositionError,
+  START_POSITION,
+  Warehouse,
+  WarehouseError,
+  parseWarehouseUrl,
+  type HourlyRow,
+} from '@temps/warehouse';
+
+const STREAM = 'temps:averages';
+const HOUR_MS = 3_600_000;
+const START_MS = Date.UTC(2025, 0, 1);
+
+function row(index: number, mean = 50 + (index % 7) + 0.1234): HourlyRow {
+  const start = new Date(START_MS + index * HOUR_MS);
+  return {
+    hour_start: start,
+    date: start.toISOString().slice(0, 10),
+    hour: start.getUTCHours(),
+    average_temp_f: Math.trunc(mean),
+    num_observations: 3600,
+    mean_temp_f: mean.toFixed(4),
+    min_temp_f: '40',
+    max_temp_f: '61',
+  };
+}
+
+async function stored(warehouse: Warehouse) {
+  return warehouse.db
+    .selectFrom('hourly_averages')
+    .select(['hour_start', 'mean_temp_f', 'average_temp_f'])
+    .orderBy('hour_start')
+    .execute();
+}
+
+interface Backend {
+  name: string;
+  open(): Promise<{ warehouse: Warehouse; dispose(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'PostgreSQL (a database created for the test)',
+    async open() {
+      const database: ScratchDatabase = await createScratchDatabase('temps_wh');
+      const warehouse = Warehouse.open(parseWarehouseUrl(database.url));
+      return {
+        warehouse,
+        dispose: async () => {
+          await warehouse.close();
+          await database.drop();
+        },
+      };
+    },
+  },
+  {
+    name: 'PGlite (embedded, in a temporary folder)',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'temps-pglite-'));
+      const warehouse = Warehouse.open(parseWarehouseUrl(`file://${dir}`));
+      return {
+        warehouse,
+        dispose: async () => {
+          await warehouse.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+describe.each(backends)('warehouse on $name', (backend) => {
+  let warehouse: Warehouse;
+  let dispose: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ warehouse, dispose } = await backend.open());
+    await warehouse.migrate();
+  });
+  afterEach(() => dispose());
+
+  it('migrates idempotently and starts at the stream start', async () => {
+    await warehouse.migrate();
+    expect(await warehouse.position(STREAM)).toEqual(START_POSITION);
+    const applied = await sql<{
+      name: string;
+    }>`select name from kysely_migration order by name`.execute(warehouse.db);
+    expect(applied.rows.map((r) => r.name)).toEqual(['0001_hourly_averages']);
+  });
+
+  it('stores rows and the position together, and refuses a step from a stale position', async () => {
+    const first = { lastId: `${START_MS + HOUR_MS}-0`, lastSeq: 2 };
+    await warehouse.store(STREAM, START_POSITION, first, [row(0), row(1)]);
+    expect(await warehouse.position(STREAM)).toEqual(first);
+
+    // The same step again (a writer that did not see its own commit) changes nothing.
+    await expect(
+      warehouse.store(STREAM, START_POSITION, first, [row(0), row(1), row(2)]),
+    ).rejects.toBeInstanceOf(StalePositionError);
+    expect((await stored(warehouse)).length).toBe(2);
+    expect(await warehouse.position(STREAM)).toEqual(first);
+  });
+
+  it('keeps one row per hour: a repeated hour takes the newest value', async () => {
+    const first = { lastId: '1-0', lastSeq: 1 };
+    await warehouse.store(STREAM, START_POSITION, first, [row(0, 48.5)]);
+    await warehouse.store(STREAM, first, { lastId: '2-0', lastSeq: 2 }, [row(0, 49.25), row(1)]);
+    const rows = await stored(warehouse);
+    expect(rows.map((r) => [r.hour_start.getTime(), r.mean_temp_f, r.average_temp_f])).toEqual([
+      [START_MS, '49.2500', 49],
+      [START_MS + HOUR_MS, row(1).mean_temp_f, row(1).average_temp_f],
+    ]);
+  });
+
+  it('stores a batch of 5,000 hours, and an hour twice in one batch once (the later value)', async () => {
+    const rows = Array.from({ length: 5_000 }, (_, i) => row(i));
+    await warehouse.store(STREAM, START_POSITION, { lastId: '9-0', lastSeq: 5_000 }, [
+      ...rows,
+      row(7, 12.5),
+    ]);
+    const saved = await stored(warehouse);
+    expect(saved.length).toBe(5_000);
+    expect(saved[7].mean_temp_f).toBe('12.5000');
+  });
+
+  it('names an altered table as a schema fault and stores nothing', async () => {
+    await sql`alter table hourly_averages rename column mean_temp_f to mean_f`.execute(
+      warehouse.db,
+    );
+    const failure = await warehouse
+      .store(STREAM, START_POSITION, { lastId: '1-0', lastSeq: 1 }, [row(0)])
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect((failure as WarehouseError).reason).toBe('schema');
+    expect((failure as Error).message).toMatch(/not as its migrations left it.*mean_temp_f/);
+    expect(await warehouse.position(STREAM)).toEqual(START_POSITION);
+  });
+
+  it('keeps the exact values of an hourly average entry', async () => {
+    const entry = averageToRow([
+      'hour',
+      '5',
+      'date',
+      '2025/01/02',
+      'average_temp_f',
+      '-3',
+      'num_observations',
+      '3600',
+      'mean_temp_f',
+      '-3.1416',
+      'min_temp_f',
+      '-20',
+      'max_temp_f',
+      '12',
+      'seq',
+      '30',
+    ])!;
+    await warehouse.store(STREAM, START_POSITION, { lastId: '1-0', lastSeq: 30 }, [entry.row]);
+    const [saved] = await warehouse.db.selectFrom('hourly_averages').selectAll().execute();
+    expect(saved).toMatchObject({
+      hour_start: new Date(Date.UTC(2025, 0, 2, 5)),
+      hour: 5,
+      average_temp_f: -3,
+      num_observations: 3600,
+      mean_temp_f: '-3.1416',
+      min_temp_f: '-20',
+      max_temp_f: '12',
+    });
+  });
+});
+
+describe('warehouse faults on a private PostgreSQL with password authentication', () => {
+  let server: PrivatePostgres;
+  beforeAll(async () => {
+    server = await PrivatePostgres.start();
+  });
+  afterAll(() => server?.destroy());
+
+  async function failure(url: string): Promise<WarehouseError> {
+    const warehouse = Warehouse.open(parseWarehouseUrl(url));
+    try {
+      return (await warehouse.migrate().then(
+        () => {
+          throw new Error('migrate succeeded');
+        },
+        (error: unknown) => error,
+      )) as WarehouseError;
+    } finally {
+      await warehouse.close();
+    }
+  }
+
+  it('a wrong password is an authentication fault whose message hides the password', async () => {
+    const error = await failure(server.url('postgres', 'not-the-secret-xyz'));
+    expect(error).toBeInstanceOf(WarehouseError);
+    expect(error.reason).toBe('authentication');
+    expect(error.message).toContain('postgres://postgres:***@127.0.0.1');
+    expect(error.message).not.toContain('not-the-secret-xyz');
+  });
+
+  it('a missing database is named', async () => {
+    const error = await failure(server.url('no_such_db'));
+    expect(error.reason).toBe('database');
+    expect(error.message).toMatch(/no_such_db/);
+    expect(error.message).not.toContain(server.password);
+  });
+
+  it('a stopped server is unreachable, and the warehouse works again once it is back', async () => {
+    const warehouse = Warehouse.open(parseWarehouseUrl(server.url()));
+    try {
+      await warehouse.migrate();
+      await server.stopServer('immediate');
+      const error = (await warehouse.ping().catch((e: unknown) => e)) as WarehouseError;
+      expect(error.reason).toBe('unreachable');
+      expect(error.message).not.toContain(server.password);
+      await server.startServer();
+      await warehouse.ping();
+      expect(await warehouse.position(STREAM)).toEqual(START_POSITION);
+    } finally {
+      await warehouse.close();
+    }
+  });
+});

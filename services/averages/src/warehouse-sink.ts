@@ -1,0 +1,195 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DependencyChecks } from '@temps/health';
+import { AVERAGES_STREAM, compareEntryIds } from '@temps/streams';
+import {
+  averageToRow,
+  START_POSITION,
+  Warehouse,
+  WarehouseError,
+  classifyWarehouseError,
+  type HourlyRow,
+  type WarehousePosition,
+} from '@temps/warehouse';
+import { AveragesMetrics } from './averages.metrics';
+import { AveragesRepository } from './averages.repository';
+import { AveragesService } from './averages.service';
+
+/** Entries read from temps:averages and stored per transaction. */
+const BATCH = 5_000;
+const IDLE_POLL_MS = 500;
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 10_000;
+const LOG_EVERY_MS = 30_000;
+
+/** Reading temps:averages failed: Redis's fault, which /health reports already, not the warehouse's. */
+class SourceReadError extends Error {
+  override name = 'SourceReadError';
+}
+
+/**
+ * Copies every hourly average from temps:averages into the warehouse, exactly once: it reads
+ * after its own position, which the warehouse keeps in the same transaction as the rows (a crash
+ * either stored both or neither), and an hour is the table's key (a replayed hour stays one row).
+ * It runs beside the printing reader, so the console never waits for the warehouse; while the
+ * warehouse fails it retries with back-off (0.5 s doubling to 10 s) and /health reports it.
+ */
+@Injectable()
+export class WarehouseSink implements OnModuleInit {
+  private readonly logger = new Logger('Warehouse');
+  private position: WarehousePosition | null = null;
+  /** The last `seq` known stored; kept across failures, for the lag. */
+  private storedSeq: number | null = null;
+  private failure: WarehouseError | null = new WarehouseError('unreachable', 'not connected yet');
+  private failures = 0;
+  private lastLog = { line: '', at: 0 };
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly warehouse: Warehouse,
+    private readonly repository: AveragesRepository,
+    private readonly reader: AveragesService,
+    private readonly metrics: AveragesMetrics,
+    @Inject(DependencyChecks) private readonly checks: DependencyChecks,
+  ) {}
+
+  onModuleInit(): void {
+    this.checks.register('warehouse', () => {
+      if (this.failure) throw new Error(this.failure.message);
+    });
+    this.metrics.warehouseLagSource = () =>
+      this.storedSeq === null ? null : Math.max(0, this.reader.lastSeq() - this.storedSeq);
+  }
+
+  /** Runs until stop(); never throws for a warehouse or Redis failure (it retries). */
+  async run(): Promise<void> {
+    this.logger.log(`Storing hourly averages in ${this.warehouse.where}`);
+    try {
+      while (!this.stopping.signal.aborted) {
+        let idle: boolean;
+        try {
+          idle = await this.step();
+          this.recovered();
+        } catch (error) {
+          this.failed(error);
+          await this.pause(Math.min(FIRST_RETRY_MS * 2 ** (this.failures - 1), MAX_RETRY_MS));
+          continue;
+        }
+        if (idle) await this.pause(IDLE_POLL_MS);
+      }
+    } finally {
+      await this.warehouse.close();
+    }
+  }
+
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  /** One read-and-store step; true when there was nothing to store. */
+  private async step(): Promise<boolean> {
+    if (this.position === null) {
+      await this.warehouse.migrate();
+      this.position = await this.warehouse.position(AVERAGES_STREAM);
+      this.storedSeq = this.position.lastSeq;
+    }
+    const from = this.position;
+    const entries = await this.fromRedis(() => this.repository.range(from.lastId, BATCH));
+    if (entries.length === 0) {
+      await this.followReset(from);
+      return true;
+    }
+    const rows: HourlyRow[] = [];
+    let lastSeq = from.lastSeq;
+    let missed = 0;
+    for (const [, fields] of entries) {
+      const average = averageToRow(fields);
+      if (!average) continue; // the reader counts and reports entries that are not averages
+      if (average.seq <= from.lastSeq && rows.length === 0) {
+        // Numbering began again after the position: the stream was emptied and refilled.
+        await this.beginAgain(from);
+        return false;
+      }
+      if (average.seq > lastSeq + 1) missed += average.seq - lastSeq - 1;
+      lastSeq = Math.max(lastSeq, average.seq);
+      rows.push(average.row);
+    }
+    const to = { lastId: entries[entries.length - 1][0], lastSeq };
+    await this.warehouse.store(AVERAGES_STREAM, from, to, rows);
+    this.position = to;
+    this.storedSeq = to.lastSeq;
+    this.metrics.warehouseRows.inc(rows.length);
+    if (missed > 0) {
+      this.metrics.warehouseMissed.inc(missed);
+      this.logger.warn(
+        `Missed ${missed} hourly average${missed === 1 ? '' : 's'} for the warehouse: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were stored.`,
+      );
+    }
+    return false;
+  }
+
+  /**
+   * temps:averages was emptied and begun again (the consumers restarted from a partition, or a
+   * new Redis): its IDs are now below the position, or its `seq` numbers run again from 1. Start
+   * over from its beginning; an hour stored before is overwritten by its new value, never doubled.
+   */
+  private async followReset(from: WarehousePosition): Promise<void> {
+    if (from.lastId === START_POSITION.lastId) return;
+    const last = await this.fromRedis(() => this.repository.lastGeneratedId());
+    if (last !== null && compareEntryIds(last, from.lastId) >= 0) return;
+    await this.beginAgain(from);
+  }
+
+  private async beginAgain(from: WarehousePosition): Promise<void> {
+    this.logger.warn(`${AVERAGES_STREAM} was begun again; storing it from its start.`);
+    await this.warehouse.store(AVERAGES_STREAM, from, START_POSITION, []);
+    this.position = START_POSITION;
+    this.storedSeq = 0;
+  }
+
+  private async fromRedis<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      throw new SourceReadError(`reading ${AVERAGES_STREAM} failed (${(error as Error).message})`);
+    }
+  }
+
+  private recovered(): void {
+    if (this.failure && this.failures > 0) {
+      this.logger.log(`Warehouse ${this.warehouse.where} is usable again.`);
+    }
+    this.failure = null;
+    this.failures = 0;
+    this.metrics.warehouseUp.set(1);
+  }
+
+  private failed(error: unknown): void {
+    this.failures++;
+    if (error instanceof SourceReadError) {
+      this.log(`Warehouse: ${error.message}; retrying`);
+      return;
+    }
+    const failure =
+      error instanceof WarehouseError ? error : classifyWarehouseError(error, this.warehouse.where);
+    // Reload the position next time: a commit whose reply was lost may have moved it.
+    this.position = null;
+    this.failure = failure;
+    this.metrics.warehouseUp.set(0);
+    this.metrics.warehouseErrors.inc({ reason: failure.reason });
+    this.log(`${failure.message}; retrying`);
+  }
+
+  /** One line per cause, repeated at most every 30 s while it lasts. */
+  private log(line: string): void {
+    const now = Date.now();
+    if (line !== this.lastLog.line || now - this.lastLog.at >= LOG_EVERY_MS) {
+      this.logger.error(line);
+      this.lastLog = { line, at: now };
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+}
