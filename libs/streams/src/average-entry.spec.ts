@@ -132,13 +132,35 @@ describe('decodeAverage', () => {
     );
   });
 
-  it.each(['date', 'hour', 'average_temp_f', 'num_observations', 'seq'])(
+  it.each(['date', 'hour', 'average_temp_f', 'num_observations'])(
     'returns null when %s is missing',
     (name) => {
       const rest = Object.fromEntries(Object.entries(fields).filter(([key]) => key !== name));
       expect(decodeAverage(flat(rest))).toBeNull();
     },
   );
+
+  it('reads an average in the reference format: no seq, no mean, min or max', () => {
+    const reference = flat({
+      hour: '7',
+      date: '2025/01/03',
+      average_temp_f: '51',
+      num_observations: '3600',
+    });
+    expect(decodeAverage(reference)).toEqual<AverageMessage>({
+      date: '2025/01/03',
+      hour: '7',
+      averageTempF: '51',
+      observations: '3600',
+      seq: null,
+    });
+  });
+
+  it('reads a decimal average_temp_f as written', () => {
+    expect(decodeAverage(flat({ ...fields, average_temp_f: '23.5' }))).toMatchObject({
+      averageTempF: '23.5',
+    });
+  });
 
   it('does not need mean, min or max', () => {
     const seed = Object.fromEntries(
@@ -161,7 +183,7 @@ describe('decodeAverage', () => {
     ['hour', 'x'],
     ['hour', '1.5'],
     ['average_temp_f', ''],
-    ['average_temp_f', '23.5'],
+    ['average_temp_f', '23.'],
     ['average_temp_f', 'abc'],
     ['average_temp_f', '23F'],
     ['num_observations', ''],

@@ -61,14 +61,15 @@ export class AveragesService implements StreamCursorSource {
         this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
         continue;
       }
-      if (average.seq > lastSeq + 1) {
+      // Averages without `seq` (the exercise's own format) cannot tell what was trimmed: no gap.
+      if (average.seq !== null && average.seq > lastSeq + 1) {
         const gap = average.seq - lastSeq - 1;
         missed += gap;
         lines.push(
           `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
         );
       }
-      lastSeq = Math.max(lastSeq, average.seq);
+      if (average.seq !== null) lastSeq = Math.max(lastSeq, average.seq);
       lines.push(this.highlight(describeAverage(average)));
       read++;
     }

@@ -121,6 +121,44 @@ describe('averages reader', () => {
     expect(plain.stdout).not.toContain('\u001b[');
   });
 
+  it("reads averages in the exercise's own format (no seq, auto IDs) as the exercise does", async () => {
+    // As the exercise's reference aggregator writes them: four fields, an ID from the clock, a cap.
+    const reference = (hour: string, average: string) =>
+      redis.xadd(
+        'temps:averages',
+        'MAXLEN',
+        '~',
+        '120',
+        '*',
+        'hour',
+        hour,
+        'date',
+        '2025/01/01',
+        'average_temp_f',
+        average,
+        'num_observations',
+        '3600',
+      );
+    await reference('0', '48');
+    await reference('1', '51.25');
+    const { child, base } = await start('averages');
+    await child.waitFor('Waiting for new messages');
+    await reference('2', '-3');
+    await eventually(() => child.stdout.includes('at 2 was -3F'));
+    expect(child.stdout.split('\n').filter((l) => l.startsWith('Average'))).toEqual([
+      'Average temperature for 2025/01/01 at 0 was 48F (3600 observations).',
+      'Average temperature for 2025/01/01 at 1 was 51.25F (3600 observations).',
+      'Average temperature for 2025/01/01 at 2 was -3F (3600 observations).',
+    ]);
+    expect(child.stdout + child.stderr).not.toMatch(/Skipping|Missed/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^temps_averages_read_total\{service="averages"\} 3$/m);
+    expect(metrics).toMatch(/^temps_averages_malformed_total\{service="averages"\} 0$/m);
+    expect(metrics).toMatch(/^temps_averages_missed_total\{service="averages"\} 0$/m);
+    const [[lastId]] = await redis.xrevrange('temps:averages', '+', '-', 'COUNT', 1);
+    expect(await redis.hget('averages_consumer_state', 'last_message_id')).toBe(lastId);
+  });
+
   it('stops cleanly on SIGTERM within 2 s', async () => {
     const { child } = await start('averages');
     await child.waitFor('Waiting for new messages');
