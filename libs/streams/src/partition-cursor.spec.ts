@@ -56,6 +56,23 @@ describe('advanceWhenDrained', () => {
     });
   });
 
+  it('stays at temps:99991231, the last partition there can be, even once it is finished', () => {
+    const last = 'temps:99991231';
+    const end = partitionDayStart(last)! + DAY_MS;
+    for (const currentExists of [true, false]) {
+      expect(
+        advanceWhenDrained(
+          drained({
+            current: last,
+            currentExists,
+            existing: currentExists ? [last] : [],
+            watermarkMs: end + RETENTION_MS,
+          }),
+        ),
+      ).toEqual({ kind: 'stay' });
+    }
+  });
+
   it('waits on a finished, existing partition while the next day does not exist yet', () => {
     // The watermark has passed the day's end (exactly), but the next day is still being written.
     for (const watermarkMs of [start(1), start(1) + 5 * HOUR_MS, start(2) - 1]) {

@@ -47,10 +47,12 @@ export function advanceWhenDrained(partition: DrainedPartition): Advance {
     });
   }
   let to = nextPartitionKey(partition.current);
-  while (!existing.has(to) && finished(to)) {
+  while (to !== null && !existing.has(to) && finished(to)) {
     skipped.push({ key: to, reason: reasonFor(to) });
     to = nextPartitionKey(to);
   }
+  // Past temps:99991231 there is nowhere to go: stay at the last day.
+  if (to === null) return { kind: 'stay' };
   // A finished partition that is still there is the place to wait for the next one to appear.
   if (partition.currentExists && skipped.length === 0 && !existing.has(to)) return { kind: 'stay' };
   return { kind: 'move', to, skipped };

@@ -78,10 +78,13 @@ export class AggregatorService implements StreamCursorSource {
     // Once drained, watch the next day too (its first entry means this one is complete) so either
     // wakes the blocking read. A key of another type under a partition's name would fail the whole
     // XREAD: leave it out (a current partition that is not a stream then counts as gone).
-    const cursor: StreamCursor = [
-      [streamKey, lastId],
-      [nextPartitionKey(streamKey), '0'],
-    ];
+    const next = nextPartitionKey(streamKey);
+    const cursor: StreamCursor = next
+      ? [
+          [streamKey, lastId],
+          [next, '0'],
+        ]
+      : [[streamKey, lastId]];
     const readable = await this.repository.readable(cursor.map(([key]) => key));
     return cursor.filter((_, i) => readable[i]);
   }
@@ -112,8 +115,8 @@ export class AggregatorService implements StreamCursorSource {
     if (here.length > 0) return this.consume(from, from, here);
 
     const next = nextPartitionKey(from.streamKey);
-    const there = read(next);
-    if (there.length > 0) {
+    const there = next ? read(next) : [];
+    if (next && there.length > 0) {
       // A partition that vanished while being read (expired, deleted) is not silently passed over.
       const vanished = from.lastId !== '0' && !(await this.repository.exists(from.streamKey));
       await this.consume(from, { ...from, streamKey: next, lastId: '0' }, there);

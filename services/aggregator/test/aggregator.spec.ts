@@ -247,6 +247,35 @@ describe('aggregator', () => {
     expect(await snapshotRedis(redis)).toEqual(before);
   });
 
+  it('refuses a saved partition before 1970 as corrupted state', async () => {
+    await redis.hset('aggregating_consumer_state', {
+      current_stream_key: 'temps:19691231',
+      last_message_id: '0',
+      current_hourly_total: '0',
+      current_hourly_count: '0',
+    });
+    const before = await snapshotRedis(redis);
+    const finished = await runService('aggregator', [], {
+      ...env(),
+      PORT: String(await freePort()),
+    });
+    expect(finished.code).toBe(1);
+    expect(finished.stderr.trim()).toMatch(
+      /^aggregator: aggregating_consumer_state is corrupted: current_stream_key is not a partition name \("temps:19691231"\)/,
+    );
+    expect(await snapshotRedis(redis)).toEqual(before);
+  });
+
+  it('aggregates temps:99991231, the last day there can be, and waits there', async () => {
+    await produce('--start', '9999-12-31', '--days', '1', '--seed', '8');
+    const { aggregator } = await aggregate(['temps:99991231']);
+    await waitingAtEnd(aggregator, 'temps:99991231');
+    const averages = await actualAverages(redis);
+    expect(averages).toHaveLength(24);
+    expect(averages[23]).toEqual(expect.objectContaining({ date: '9999/12/31', hour: '23' }));
+    expect(aggregator.stdout + aggregator.stderr).not.toMatch(/temps:1000/);
+  });
+
   it('without saved state prints the seed hints and exits 1; an invalid key touches nothing', async () => {
     const none = await runService('aggregator', [], { ...env(), PORT: String(await freePort()) });
     expect(none.code).toBe(1);
@@ -255,7 +284,13 @@ describe('aggregator', () => {
     );
     await produce('--days', '1', '--seed', '1');
     const before = await snapshotRedis(redis);
-    for (const bad of ['temps:garbage', 'temps:20250230', 'hello']) {
+    for (const bad of [
+      'temps:garbage',
+      'temps:20250230',
+      'hello',
+      'temps:19691231',
+      'temps:00010101',
+    ]) {
       const invalid = await runService('aggregator', [bad], env());
       expect(invalid.code).toBe(1);
       expect(invalid.stdout.trim()).toBe('Invalid stream key supplied.');

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { keyTypes, scanPartitions } from '@temps/redis';
 import {
+  PARTITION_RANGE,
   PRODUCER_STATE_KEY,
   deviceName,
   partitionDayStart,
@@ -144,6 +145,17 @@ function parseSavedRun(hash: Record<string, string>): SavedRun {
     watermarkMs: number('watermark_ms'),
     generator,
   };
+  // A run outside the days partitions can hold was not written by this producer.
+  const inRange = (ms: number) => ms >= PARTITION_RANGE.startMs && ms <= PARTITION_RANGE.endMs;
+  if (
+    !inRange(run.startMs) ||
+    !inRange(run.watermarkMs) ||
+    (run.endMs !== null && !inRange(run.endMs))
+  ) {
+    throw new CorruptStateError(
+      `${PRODUCER_STATE_KEY} holds a run outside 1970-01-01 … 9999-12-31; start a new run without --resume.`,
+    );
+  }
   if (generator.temps.length !== run.devices) {
     throw new CorruptStateError(
       `${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`,
