@@ -14,6 +14,7 @@ import {
   TerminusModule,
 } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
+import { REDIS_PROBE, singleFlight } from '@temps/redis';
 import { Heartbeat } from './heartbeat';
 
 export interface HealthModuleOptions {
@@ -32,15 +33,20 @@ export class ServiceHealthIndicators {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly heartbeat: Heartbeat,
-    @Inject(Redis) private readonly redis: Redis,
+    @Inject(REDIS_PROBE) redis: Redis,
     @Inject(HEALTH_OPTIONS) private readonly options: HealthModuleOptions,
-  ) {}
+  ) {
+    this.ping = singleFlight(() => redis.ping());
+  }
+
+  /** One PING on the probe connection at a time, shared by every probe that arrives meanwhile. */
+  private readonly ping: () => Promise<string>;
 
   redisReachable() {
     return this.indicators
       .check('redis')
       .attempt(async () => {
-        await this.redis.ping();
+        await this.ping();
       })
       .withTimeout(this.options.redisTimeoutMs ?? 1_000);
   }
