@@ -1,3 +1,5 @@
+import type { ReadingRejectReason } from './reasons';
+
 /** How readings are laid out in a partition entry. */
 
 export const TEMP_FIELD = 'temp_f';
@@ -13,7 +15,11 @@ export const PLAUSIBLE_TEMP_F = { min: -200, max: 300 } as const;
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-export type RejectReason = 'missing_temp' | 'not_a_number' | 'out_of_range' | 'unexpected_field';
+/** Why an entry's fields are unusable (the entry-level part of READING_REJECT_REASONS). */
+export type RejectReason = Extract<
+  ReadingRejectReason,
+  'missing_temp' | 'not_a_number' | 'out_of_range' | 'unexpected_field'
+>;
 
 /** A field as read from Redis: text, or the raw bytes (decoding every field to text is costly). */
 export type Field = string | Uint8Array;

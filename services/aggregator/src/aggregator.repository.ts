@@ -114,6 +114,11 @@ export class AggregatorRepository {
     };
   }
 
+  /** The producer's watermark (Unix ms: every reading before it is written), or null without one. */
+  async watermark(): Promise<number | null> {
+    return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+  }
+
   /** Whether a partition is there to read: a stream (a key of another type is someone else's). */
   async exists(key: string): Promise<boolean> {
     return (await this.redis.type(key)) === 'stream';

@@ -12,6 +12,7 @@ import {
   entryIdMs,
   foldEntries,
   nextPartitionKey,
+  publishedUntil,
   partitionDayStart,
   type HourlyAverage,
   type SkipReason,
@@ -41,6 +42,12 @@ export class AggregatorService implements StreamCursorSource {
   /** Whether the last read filled a whole batch, so more is probably waiting in the same partition. */
   private backlog = false;
   private readonly pendingRejections = new Map<string, number>();
+  /** The producer's watermark as last read (Unix ms; null: no producer state). */
+  private watermarkMs: number | null = null;
+  /** Whether the last read held only entries ahead of the watermark. */
+  private holding = false;
+  /** Early entries already counted, so that each is counted once however often it is read. */
+  private readonly earlySeen = new Set<string>();
   private lastRejectionLog = 0;
 
   constructor(
@@ -73,6 +80,11 @@ export class AggregatorService implements StreamCursorSource {
 
   async cursor(): Promise<StreamCursor> {
     const { streamKey, lastId } = this.current();
+    // Only early entries were there to read: an idle turn before reading them again.
+    if (this.holding) {
+      this.holding = false;
+      return [];
+    }
     // While the partition still has a backlog, read only it (it was a stream a moment ago).
     if (this.backlog) return [[streamKey, lastId]];
     // Once drained, watch the next day too (its first entry means this one is complete) so either
@@ -117,6 +129,14 @@ export class AggregatorService implements StreamCursorSource {
     const next = nextPartitionKey(from.streamKey);
     const there = next ? read(next) : [];
     if (next && there.length > 0) {
+      // With a producer's watermark, only the watermark says this day is complete: entries in the
+      // next partition before it has passed the day's end are early (a clock running ahead).
+      const watermarkMs = await this.freshWatermark(entryIdMs(there[0][0]));
+      const dayEnd = partitionDayStart(from.streamKey)! + DAY_MS;
+      if (watermarkMs !== null && watermarkMs < dayEnd) {
+        this.holdEarly(next, there, watermarkMs);
+        return this.whenDrained(from);
+      }
       // A partition that vanished while being read (expired, deleted) is not silently passed over.
       const vanished = from.lastId !== '0' && !(await this.repository.exists(from.streamKey));
       await this.consume(from, { ...from, streamKey: next, lastId: '0' }, there);
@@ -127,32 +147,82 @@ export class AggregatorService implements StreamCursorSource {
     await this.whenDrained(from);
   }
 
+  /**
+   * The producer's watermark, read again when `neededMs` is at or past the one last seen (it only
+   * grows, so an entry below the last one seen is below the current one too). Null: no producer.
+   */
+  private async freshWatermark(neededMs: number): Promise<number | null> {
+    if (this.watermarkMs === null || neededMs >= this.watermarkMs) {
+      this.watermarkMs = await this.repository.watermark();
+    }
+    return this.watermarkMs;
+  }
+
+  /**
+   * Entries ahead of the producer's watermark are not read: they wait where they are (the cursor
+   * stays before them, so nothing the producer writes later is passed over) and close nothing.
+   * Each is counted once as `early`; the next read of them comes after an idle turn.
+   */
+  private holdEarly(stream: string, entries: readonly StreamEntry[], watermarkMs: number): void {
+    this.holding = true;
+    const unseen = entries.filter(([id]) => !this.earlySeen.has(id));
+    if (unseen.length === 0) return;
+    if (this.earlySeen.size > 100_000) this.earlySeen.clear();
+    unseen.forEach(([id]) => this.earlySeen.add(id));
+    this.metrics.readingsRejected.inc({ reason: 'early' }, unseen.length);
+    this.logger.warn(
+      `${stream} holds ${unseen.length} reading${unseen.length === 1 ? '' : 's'} from ${unseen[0][0]} on, ahead of the producer's watermark (${new Date(watermarkMs).toISOString()}): left unread until the watermark reaches them.`,
+    );
+  }
+
   /** Folds a partition's entries into the window and commits, moving the cursor to the last one. */
   private async consume(
     from: AggregatorState,
     at: AggregatorState,
-    entries: StreamEntry[],
+    all: StreamEntry[],
   ): Promise<void> {
+    // Entries are in time order: those ahead of the producer's watermark are a tail left unread.
+    const watermarkNow = await this.freshWatermark(entryIdMs(all[all.length - 1][0]));
+    let entries = all;
+    if (watermarkNow !== null) {
+      const ahead = all.findIndex(([id]) => entryIdMs(id) >= watermarkNow);
+      if (ahead >= 0) {
+        this.holdEarly(at.streamKey, all.slice(ahead), watermarkNow);
+        entries = all.slice(0, ahead);
+      }
+    }
     const dayStart = partitionDayStart(at.streamKey)!;
     const usable: WindowEntry[] = [];
     const rejected = new Map<string, number>();
     let accepted = 0;
     for (const [id, fields] of entries) {
       const ms = entryIdMs(id);
-      // An ID outside the partition's day would corrupt the hours: it never enters the window.
+      // An ID outside the partition's day would corrupt the hours, and a reading of an hour
+      // already published can no longer count: neither enters the window.
       const temp =
-        ms < dayStart || ms >= dayStart + DAY_MS ? 'wrong_partition' : decodeTemp(fields);
+        ms < dayStart || ms >= dayStart + DAY_MS
+          ? 'wrong_partition'
+          : ms < at.publishedUntilMs
+            ? 'late'
+            : decodeTemp(fields);
       if (typeof temp === 'number') {
         usable.push({ ms, temp });
         accepted++;
         continue;
       }
       rejected.set(temp, (rejected.get(temp) ?? 0) + 1);
-      if (temp !== 'wrong_partition') usable.push({ ms, rejected: temp });
+      if (temp !== 'wrong_partition' && temp !== 'late') usable.push({ ms, rejected: temp });
     }
-    this.backlog = entries.length >= READ_BATCH;
+    this.backlog = !this.holding && all.length >= READ_BATCH;
     const { state: window, closed } = foldEntries(at.window, usable);
-    const to = { streamKey: at.streamKey, lastId: entries[entries.length - 1][0], window };
+    const to: AggregatorState = {
+      streamKey: at.streamKey,
+      lastId: entries.length > 0 ? entries[entries.length - 1][0] : at.lastId,
+      window,
+      publishedUntilMs: publishedUntil(at.publishedUntilMs, closed),
+    };
+    // Nothing to read before the watermark and no partition change: nothing to commit.
+    if (entries.length === 0 && to.streamKey === from.streamKey) return;
     const watermarkMs = await this.commit(from, to, closed);
 
     this.metrics.readingsAggregated.inc(accepted);
@@ -175,6 +245,7 @@ export class AggregatorService implements StreamCursorSource {
     // them have been read, closing an hour or leaving the day now would lose the rest: read on.
     const existing = await this.repository.partitions();
     const { watermarkMs, exists, lastId } = await this.repository.progress(from.streamKey);
+    this.watermarkMs = watermarkMs;
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
     const closing =
       watermarkMs === null
@@ -190,19 +261,29 @@ export class AggregatorService implements StreamCursorSource {
 
     if (advance.kind === 'move') {
       // An hour still open is closed by the first later entry, wherever it comes from.
-      const to = { streamKey: advance.to, lastId: '0', window: closing.state };
+      const to = {
+        streamKey: advance.to,
+        lastId: '0',
+        window: closing.state,
+        publishedUntilMs: publishedUntil(from.publishedUntilMs, closing.closed),
+      };
       await this.commit(from, to, closing.closed);
       this.reportSkipped(advance.skipped);
       this.changedPartition(advance.to);
       return;
     }
-    const to = { ...from, window: closing.state };
+    const to = {
+      ...from,
+      window: closing.state,
+      publishedUntilMs: publishedUntil(from.publishedUntilMs, closing.closed),
+    };
     if (closing.closed.length > 0) {
       await this.commit(from, to, closing.closed);
       return;
     }
     if (watermarkMs !== null)
       this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(from)) / 1000);
+    this.reportRejections(from.streamKey, new Map()); // anything held back since the last summary
     if (!this.waiting) {
       this.waiting = true;
       this.print(`Waiting for new messages in stream ${from.streamKey}, or new stream partition.`);
@@ -217,6 +298,7 @@ export class AggregatorService implements StreamCursorSource {
   ): Promise<number | null> {
     const { added, watermarkMs } = await this.repository.commit(from, to, closed);
     this.state = to;
+    this.watermarkMs = watermarkMs;
     this.metrics.averagesWritten.inc(added);
     const latest = closed[closed.length - 1];
     if (latest) this.metrics.latestAverage.set(latest.total / latest.count);
