@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StreamCursor, StreamCursorSource, StreamEntry, StreamReadEvent } from '@temps/redis';
 import { ExitRequest } from '@temps/runtime';
 import {
+  AGGREGATOR_STATE_KEY,
   DAY_MS,
   HOUR_MS,
   advanceWhenDrained,
@@ -26,6 +27,20 @@ import { initialState, type AggregatorState } from './aggregator-state';
 
 const REJECTION_LOG_EVERY_MS = 10_000;
 
+/** How long another aggregator's state must stay unchanged before a waiting one takes over. */
+const STANDBY_QUIET_MS = 10_000;
+
+/** The saved cursor is not the one this process holds (seen on an idle turn). */
+class StateChangedError extends Error {
+  override name = 'StateChangedError';
+}
+
+/** The saved state disappeared and there is no rule to begin again by: ends the aggregator. */
+export class StateLostError extends Error {
+  override name = 'StateLostError';
+  readonly fatal = true;
+}
+
 /** Entries per read: large enough to amortise a round trip, small enough to commit often. */
 export const READ_BATCH = 5_000;
 
@@ -48,6 +63,8 @@ export class AggregatorService implements StreamCursorSource {
   private holding = false;
   /** Early entries already counted, so that each is counted once however often it is read. */
   private readonly earlySeen = new Set<string>();
+  /** Set while another aggregator writes the state: the saved state and since when it is unchanged. */
+  private standby: { saved: string; since: number } | null = null;
   private lastRejectionLog = 0;
 
   constructor(
@@ -72,15 +89,21 @@ export class AggregatorService implements StreamCursorSource {
         ]);
       }
     }
+    this.announce(this.state);
+  }
+
+  private announce(state: AggregatorState): void {
     this.print(
-      `Starting aggregating consumer in stream ${this.state.streamKey} at message ${this.state.lastId}.`,
+      `Starting aggregating consumer in stream ${state.streamKey} at message ${state.lastId}.`,
     );
-    this.metrics.partition.set({ stream: this.state.streamKey }, 1);
+    this.metrics.partition.reset();
+    this.metrics.partition.set({ stream: state.streamKey }, 1);
   }
 
   async cursor(): Promise<StreamCursor> {
+    // In standby, or only early entries were there to read: an idle turn.
+    if (this.standby) return [];
     const { streamKey, lastId } = this.current();
-    // Only early entries were there to read: an idle turn before reading them again.
     if (this.holding) {
       this.holding = false;
       return [];
@@ -107,17 +130,74 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   async handle(event: StreamReadEvent): Promise<void> {
+    if (this.standby) return this.watchOther(this.standby);
     try {
       await this.step(event);
     } catch (error) {
-      if (!String(error).includes('STALE_STATE')) throw error;
-      // The saved cursor moved on: typically this very step, applied just before a connection
-      // dropped and sent again by ioredis. Redis holds the truth: continue from it.
-      this.state = await this.repository.load();
-      this.logger.warn(
-        `Continuing from the saved state: ${this.state?.streamKey} at ${this.state?.lastId}.`,
+      if (!(error instanceof StateChangedError) && !String(error).includes('STALE_STATE')) {
+        throw error;
+      }
+      await this.afterStateChanged();
+    }
+  }
+
+  /**
+   * The saved state is not the one this process last committed. Redis holds the truth: never
+   * write a position from memory over it. Three things can have happened, told apart by what
+   * Redis now holds: this very step was applied just before a connection dropped and ioredis sent
+   * it again (this process wrote the saved state: go on quietly from it); the state is gone; or
+   * another aggregator (or a start over) wrote it.
+   */
+  private async afterStateChanged(): Promise<void> {
+    const loaded = await this.repository.loadWithWriter();
+    if (loaded === null) return this.stateGone();
+    const saved = loaded.state;
+    if (loaded.mine) {
+      this.state = saved;
+      return;
+    }
+    this.logger.warn(
+      `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+    );
+    this.standby = { saved: JSON.stringify(saved), since: Date.now() };
+  }
+
+  /** In standby: take over once the state has not changed for STANDBY_QUIET_MS. */
+  private async watchOther(standby: { saved: string; since: number }): Promise<void> {
+    const saved = await this.repository.load();
+    if (saved === null) return this.stateGone();
+    const now = JSON.stringify(saved);
+    if (now !== standby.saved) {
+      this.standby = { saved: now, since: Date.now() };
+      return;
+    }
+    if (Date.now() - standby.since < STANDBY_QUIET_MS) return;
+    this.standby = null;
+    this.state = saved;
+    this.backlog = false;
+    this.logger.warn(
+      `${AGGREGATOR_STATE_KEY} has not changed for ${STANDBY_QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
+    );
+  }
+
+  /** The saved state disappeared under this process: begin again as a first start would. */
+  private async stateGone(): Promise<void> {
+    this.standby = null;
+    if (!this.config.fromOldest) {
+      throw new StateLostError(
+        `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; start it again with a partition name (or --from-oldest) to begin again.`,
       );
     }
+    this.logger.warn(
+      `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; starting again from the oldest partition.`,
+    );
+    this.state = null;
+    this.backlog = false;
+    this.waiting = false;
+    const state = await this.startFromOldest();
+    if (!state) return this.stateGone();
+    this.state = state;
+    this.announce(state);
   }
 
   private async step(event: StreamReadEvent): Promise<void> {
@@ -244,8 +324,12 @@ export class AggregatorService implements StreamCursorSource {
     // reading the watermark or a later partition vouches for is in Redis by then. Unless all of
     // them have been read, closing an hour or leaving the day now would lose the rest: read on.
     const existing = await this.repository.partitions();
-    const { watermarkMs, exists, lastId } = await this.repository.progress(from.streamKey);
+    const { watermarkMs, exists, lastId, saved } = await this.repository.progress(from.streamKey);
     this.watermarkMs = watermarkMs;
+    // Idle turns check the saved cursor too, so a state deleted or rewritten is noticed at once.
+    if (saved.streamKey !== from.streamKey || saved.lastId !== from.lastId) {
+      throw new StateChangedError();
+    }
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
     const closing =
       watermarkMs === null
