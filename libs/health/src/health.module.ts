@@ -54,6 +54,9 @@ export class ServiceHealthIndicators {
   loopAlive() {
     const session = this.indicators.check(this.options.loop);
     const age = this.heartbeat.ageMs();
+    const blocked = this.heartbeat.blockedBy();
+    if (blocked !== null)
+      return session.down({ message: 'blocked', reason: blocked.slice(0, 200) });
     if (age === null) return session.down({ message: 'not started' });
     return age <= this.options.maxSilenceMs
       ? session.up({ lastBeatMsAgo: age })

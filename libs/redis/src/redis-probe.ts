@@ -3,6 +3,21 @@ import type { Redis } from 'ioredis';
 /** Injection token for the client of commands that are only worth something now (see `probeClient`). */
 export const REDIS_PROBE = Symbol('REDIS_PROBE');
 
+/** `probeClient`, connected: waits up to `readyWithinMs` for it to be ready. */
+export async function connectProbe(redis: Redis, readyWithinMs = 2_000): Promise<Redis> {
+  const probe = probeClient(redis);
+  // Ready before the service answers its first probe (the main connection has just succeeded);
+  // if it is not, probes fail until it is, which is what they should say.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, readyWithinMs);
+    probe.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return probe;
+}
+
 /**
  * A second connection for health probes and metrics scrapes. Their answers matter only now: while
  * Redis is away they fail at once instead of waiting in ioredis's offline queue, and a command sent

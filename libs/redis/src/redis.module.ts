@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { connectRedis } from './redis-client';
-import { REDIS_PROBE, probeClient } from './redis-probe';
+import { REDIS_PROBE, connectProbe } from './redis-probe';
 
 export interface RedisModuleOptions {
   url: string;
@@ -30,7 +30,7 @@ export class RedisModule implements OnApplicationShutdown {
       module: RedisModule,
       providers: [
         { provide: Redis, useFactory: () => connectRedis(options.url, options.connectionName) },
-        { provide: REDIS_PROBE, useFactory: probeClient, inject: [Redis] },
+        { provide: REDIS_PROBE, useFactory: connectProbe, inject: [Redis] },
       ],
       exports: [Redis, REDIS_PROBE],
     };
