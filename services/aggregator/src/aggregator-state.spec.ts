@@ -11,7 +11,9 @@ import {
 } from '@temps/streams';
 import {
   CorruptStateError,
+  LEFT_PARTITIONS_KEPT,
   initialState,
+  leaveMark,
   parseState,
   serializeState,
   type AggregatorState,
@@ -141,6 +143,37 @@ describe('aggregator state', () => {
     );
     const state = { streamKey: 'temps:20250101', lastId: '0', window, publishedUntilMs: 0 };
     expect(parseState(serializeState(state))).toEqual(state);
+  });
+
+  it('round-trips the partitions left behind, and keeps only the most recent ones', () => {
+    const left = leaveMark(undefined, {
+      'temps:20250101': `${H2025 + 5_000}-1`,
+      'temps:20250102': '0',
+    });
+    const state: AggregatorState = { ...initialState('temps:20250103'), left };
+    expect(serializeState(state)).toMatchObject({
+      'left:temps:20250101': `${H2025 + 5_000}-1`,
+      'left:temps:20250102': '0',
+    });
+    expect(parseState(serializeState(state))).toEqual(state);
+    const many = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [partitionKeyFor(H2025 + i * DAY_MS), '0']),
+    );
+    const kept = Object.keys(leaveMark(many, { [partitionKeyFor(H2025 + 40 * DAY_MS)]: '0' }));
+    expect(kept).toHaveLength(LEFT_PARTITIONS_KEPT);
+    expect(kept.at(-1)).toBe(partitionKeyFor(H2025 + 40 * DAY_MS));
+    expect(kept[0]).toBe(partitionKeyFor(H2025 + (41 - LEFT_PARTITIONS_KEPT) * DAY_MS));
+  });
+
+  it('ignores a left partition given an empty value (dropped), refuses a malformed one', () => {
+    const hash = serializeState(initialState('temps:20250103'));
+    expect(parseState({ ...hash, 'left:temps:20250101': '' }).left).toBeUndefined();
+    expect(corruptionOf({ ...hash, 'left:temps:20250101': 'x' }).message).toContain(
+      'left:temps:20250101 is not an entry ID',
+    );
+    expect(corruptionOf({ ...hash, 'left:temps:garbage': '0' }).message).toContain(
+      'left:temps:garbage does not name a partition',
+    );
   });
 
   it("reads a hash with the exercise's four fields only: nothing published yet", () => {

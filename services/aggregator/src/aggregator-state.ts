@@ -15,6 +15,24 @@ export interface AggregatorState {
   window: WindowState;
   /** Unix ms: every hour before it is published; a reading before it is `late` (0: none yet). */
   publishedUntilMs: number;
+  /**
+   * Partitions left behind, each with the last entry ID read there ('0': skipped unread), so that
+   * entries written there afterwards are counted as `late`. Saved as `left:<partition>` fields.
+   */
+  left?: Readonly<Record<string, string>>;
+}
+
+/** Left partitions whose late entries are still watched: the most recent ones. */
+export const LEFT_PARTITIONS_KEPT = 31;
+
+/** `left` with `key` marked at `lastId`, keeping the LEFT_PARTITIONS_KEPT most recent partitions. */
+export function leaveMark(
+  left: Readonly<Record<string, string>> | undefined,
+  marks: Record<string, string>,
+): Record<string, string> {
+  const all = { ...left, ...marks };
+  const kept = Object.keys(all).sort().slice(-LEFT_PARTITIONS_KEPT);
+  return Object.fromEntries(kept.map((key) => [key, all[key]]));
 }
 
 const WHOLE = /^-?\d+$/;
@@ -39,6 +57,7 @@ export function serializeState(state: AggregatorState): Record<string, string> {
     current_hourly_min: String(state.window.min),
     current_hourly_max: String(state.window.max),
     published_until_ms: String(state.publishedUntilMs),
+    ...Object.fromEntries(Object.entries(state.left ?? {}).map(([key, id]) => [`left:${key}`, id])),
   };
 }
 
@@ -59,6 +78,17 @@ export function parseState(hash: Record<string, string>): AggregatorState {
     return value;
   };
 
+  const left: Record<string, string> = {};
+  for (const [field, id] of Object.entries(hash)) {
+    if (!field.startsWith('left:') || id === '') continue;
+    const key = field.slice('left:'.length);
+    if (!isPartitionKey(key)) fail(field, 'does not name a partition');
+    if (id !== '0' && !isEntryId(id)) fail(field, `is not an entry ID ("${id}")`);
+    left[key] = id;
+  }
+  const withLeft = (state: AggregatorState): AggregatorState =>
+    Object.keys(left).length > 0 ? { ...state, left } : state;
+
   const streamKey = hash.current_stream_key;
   if (streamKey === undefined) fail('current_stream_key', 'is missing');
   if (!isPartitionKey(streamKey))
@@ -77,7 +107,7 @@ export function parseState(hash: Record<string, string>): AggregatorState {
   const count = number('current_hourly_count', true);
   if (count < 0) fail('current_hourly_count', 'is negative');
   const total = number('current_hourly_total');
-  if (count === 0) return { streamKey, lastId, window: EMPTY_WINDOW, publishedUntilMs };
+  if (count === 0) return withLeft({ streamKey, lastId, window: EMPTY_WINDOW, publishedUntilMs });
 
   const hourStartMs = number('current_hour', true);
   if (hourStartMs % HOUR_MS !== 0) fail('current_hour', 'is not the start of an hour');
@@ -88,5 +118,10 @@ export function parseState(hash: Record<string, string>): AggregatorState {
   if (min > max || total < min * count - slack || total > max * count + slack) {
     fail('current_hourly_total', 'does not fit its count, min and max');
   }
-  return { streamKey, lastId, window: { hourStartMs, total, count, min, max }, publishedUntilMs };
+  return withLeft({
+    streamKey,
+    lastId,
+    window: { hourStartMs, total, count, min, max },
+    publishedUntilMs,
+  });
 }

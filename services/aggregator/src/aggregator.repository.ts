@@ -45,10 +45,16 @@ export class AggregatorRepository {
   }
 
   /** The saved state and whether this process wrote it last (null when there is none). */
-  async loadWithWriter(): Promise<{ state: AggregatorState; mine: boolean } | null> {
+  async loadWithWriter(): Promise<{
+    state: AggregatorState;
+    mine: boolean;
+    /** The process that saved it last (null: unknown, e.g. written by the exercise's code). */
+    writer: string | null;
+  } | null> {
     const hash = await this.redis.hgetall(AGGREGATOR_STATE_KEY);
     if (Object.keys(hash).length === 0) return null;
-    return { state: parseState(hash), mine: hash.written_by === this.instanceId };
+    const writer = hash.written_by ?? null;
+    return { state: parseState(hash), mine: writer === this.instanceId, writer };
   }
 
   /**
@@ -81,7 +87,16 @@ export class AggregatorRepository {
     to: AggregatorState,
     closed: readonly HourlyAverage[],
   ): Promise<{ added: number; watermarkMs: number | null }> {
-    const fields = [...Object.entries(serializeState(to)).flat(), 'written_by', this.instanceId];
+    // Left partitions no longer kept are deleted (an empty value), so the hash does not grow.
+    const dropped = Object.keys(from.left ?? {})
+      .filter((key) => !(to.left && key in to.left))
+      .flatMap((key) => [`left:${key}`, '']);
+    const fields = [
+      ...Object.entries(serializeState(to)).flat(),
+      ...dropped,
+      'written_by',
+      this.instanceId,
+    ];
     const averages = closed.flatMap((average) => {
       const entry = Object.entries(averageFields(average)).flat();
       return [averageEntryId(average), entry.length / 2, ...entry];
@@ -108,31 +123,46 @@ export class AggregatorRepository {
     watermarkMs: number | null;
     exists: boolean;
     lastId: string | null;
-    /** The saved cursor (null fields when the state is gone). */
-    saved: { streamKey: string | null; lastId: string | null };
+    /** The saved cursor and who saved it (null fields when the state is gone). */
+    saved: { streamKey: string | null; lastId: string | null; writer: string | null };
   }> {
     const replies = (await this.redis
       .multi()
       .hget(PRODUCER_STATE_KEY, 'watermark_ms')
       .type(key)
       .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
-      .hmget(AGGREGATOR_STATE_KEY, 'current_stream_key', 'last_message_id')
+      .hmget(AGGREGATOR_STATE_KEY, 'current_stream_key', 'last_message_id', 'written_by')
       .exec())!;
     const [[, watermark], [, type], [rangeError, newest], [, cursor]] = replies;
     const exists = type === 'stream';
     const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
-    const [savedKey, savedId] = cursor as (string | null)[];
+    const [savedKey, savedId, writer] = cursor as (string | null)[];
     return {
       watermarkMs: parseWatermark(watermark as string | null),
       exists,
       lastId: top?.[0] ?? null,
-      saved: { streamKey: savedKey, lastId: savedId },
+      saved: { streamKey: savedKey, lastId: savedId, writer },
     };
   }
 
   /** The producer's watermark (Unix ms: every reading before it is written), or null without one. */
   async watermark(): Promise<number | null> {
     return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+  }
+
+  /** Each stream's newest entry ID (null for an empty or missing one), in one round trip. */
+  async newestIds(keys: readonly string[]): Promise<(string | null)[]> {
+    const pipeline = this.redis.pipeline();
+    keys.forEach((key) => pipeline.xrevrange(key, '+', '-', 'COUNT', 1));
+    return ((await pipeline.exec()) ?? []).map(([error, reply]) =>
+      error ? null : ((reply as [string, string[]][])[0]?.[0] ?? null),
+    );
+  }
+
+  /** IDs of up to `count` entries of `key` after `afterId`. */
+  async idsAfter(key: string, afterId: string, count: number): Promise<string[]> {
+    const start = afterId === '0' ? '-' : `(${afterId}`;
+    return (await this.redis.xrange(key, start, '+', 'COUNT', count)).map(([id]) => id);
   }
 
   /** Whether a partition is there to read: a stream (a key of another type is someone else's). */

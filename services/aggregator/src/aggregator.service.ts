@@ -23,9 +23,12 @@ import { AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
 import { AggregatorRepository } from './aggregator.repository';
-import { initialState, type AggregatorState } from './aggregator-state';
+import { initialState, leaveMark, type AggregatorState } from './aggregator-state';
 
 const REJECTION_LOG_EVERY_MS = 10_000;
+
+/** How often an idle aggregator looks for entries written into partitions it has left. */
+const LEFT_CHECK_EVERY_MS = 2_000;
 
 /** How long another aggregator's state must stay unchanged before a waiting one takes over. */
 const STANDBY_QUIET_MS = 10_000;
@@ -57,6 +60,9 @@ export class AggregatorService implements StreamCursorSource {
   /** Whether the last read filled a whole batch, so more is probably waiting in the same partition. */
   private backlog = false;
   private readonly pendingRejections = new Map<string, number>();
+  private lastLeftCheck = 0;
+  /** Who saved the state this process holds (itself once it has committed). */
+  private writer: string | null = null;
   /** The producer's watermark as last read (Unix ms; null: no producer state). */
   private watermarkMs: number | null = null;
   /** Whether the last read held only entries ahead of the watermark. */
@@ -79,8 +85,11 @@ export class AggregatorService implements StreamCursorSource {
     if (partition) {
       this.state = initialState(partition);
       await this.repository.reset(this.state);
+      this.writer = this.repository.instanceId;
     } else {
-      this.state = await this.repository.load();
+      const loaded = await this.repository.loadWithWriter();
+      this.state = loaded?.state ?? null;
+      this.writer = loaded?.writer ?? null;
       if (!this.state && fromOldest) this.state = await this.startFromOldest();
       if (!this.state) {
         throw new ExitRequest([
@@ -154,6 +163,7 @@ export class AggregatorService implements StreamCursorSource {
     const saved = loaded.state;
     if (loaded.mine) {
       this.state = saved;
+      this.writer = loaded.writer;
       return;
     }
     this.logger.warn(
@@ -174,6 +184,7 @@ export class AggregatorService implements StreamCursorSource {
     if (Date.now() - standby.since < STANDBY_QUIET_MS) return;
     this.standby = null;
     this.state = saved;
+    this.writer = (await this.repository.loadWithWriter())?.writer ?? null;
     this.backlog = false;
     this.logger.warn(
       `${AGGREGATOR_STATE_KEY} has not changed for ${STANDBY_QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
@@ -219,7 +230,8 @@ export class AggregatorService implements StreamCursorSource {
       }
       // A partition that vanished while being read (expired, deleted) is not silently passed over.
       const vanished = from.lastId !== '0' && !(await this.repository.exists(from.streamKey));
-      await this.consume(from, { ...from, streamKey: next, lastId: '0' }, there);
+      const left = leaveMark(from.left, vanished ? {} : { [from.streamKey]: from.lastId });
+      await this.consume(from, { ...from, streamKey: next, lastId: '0', left }, there);
       if (vanished) this.reportSkipped([{ key: from.streamKey, reason: 'expired' }]);
       this.changedPartition(next);
       return;
@@ -300,6 +312,7 @@ export class AggregatorService implements StreamCursorSource {
       lastId: entries.length > 0 ? entries[entries.length - 1][0] : at.lastId,
       window,
       publishedUntilMs: publishedUntil(at.publishedUntilMs, closed),
+      left: at.left,
     };
     // Nothing to read before the watermark and no partition change: nothing to commit.
     if (entries.length === 0 && to.streamKey === from.streamKey) return;
@@ -327,7 +340,11 @@ export class AggregatorService implements StreamCursorSource {
     const { watermarkMs, exists, lastId, saved } = await this.repository.progress(from.streamKey);
     this.watermarkMs = watermarkMs;
     // Idle turns check the saved cursor too, so a state deleted or rewritten is noticed at once.
-    if (saved.streamKey !== from.streamKey || saved.lastId !== from.lastId) {
+    if (
+      saved.streamKey !== from.streamKey ||
+      saved.lastId !== from.lastId ||
+      saved.writer !== this.writer
+    ) {
       throw new StateChangedError();
     }
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
@@ -345,11 +362,18 @@ export class AggregatorService implements StreamCursorSource {
 
     if (advance.kind === 'move') {
       // An hour still open is closed by the first later entry, wherever it comes from.
+      // Left behind: the current partition (if still there) at the last entry read, and the days
+      // skipped, unread. Entries written there from now on are late.
+      const marks: Record<string, string> = Object.fromEntries(
+        advance.skipped.map(({ key }) => [key, '0']),
+      );
+      if (exists) marks[from.streamKey] = from.lastId;
       const to = {
         streamKey: advance.to,
         lastId: '0',
         window: closing.state,
         publishedUntilMs: publishedUntil(from.publishedUntilMs, closing.closed),
+        left: leaveMark(from.left, marks),
       };
       await this.commit(from, to, closing.closed);
       this.reportSkipped(advance.skipped);
@@ -367,11 +391,49 @@ export class AggregatorService implements StreamCursorSource {
     }
     if (watermarkMs !== null)
       this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(from)) / 1000);
+    if (await this.countLateInLeft(from, existing)) return;
     this.reportRejections(from.streamKey, new Map()); // anything held back since the last summary
     if (!this.waiting) {
       this.waiting = true;
       this.print(`Waiting for new messages in stream ${from.streamKey}, or new stream partition.`);
     }
+  }
+
+  /**
+   * Entries written into partitions already left can no longer count: when idle (at most every
+   * LEFT_CHECK_EVERY_MS) they are counted as `late`, logged, and their partitions' marks moved past
+   * them in a commit, so each is counted once. Returns whether it committed.
+   */
+  private async countLateInLeft(
+    from: AggregatorState,
+    existing: readonly string[],
+  ): Promise<boolean> {
+    if (Date.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
+    this.lastLeftCheck = Date.now();
+    const there = new Set(existing);
+    const watched = Object.entries(from.left ?? {}).filter(([key]) => there.has(key));
+    if (watched.length === 0) return false;
+    const newest = await this.repository.newestIds(watched.map(([key]) => key));
+    const marks: Record<string, string> = {};
+    const late = new Map<string, number>();
+    for (const [i, [key, mark]] of watched.entries()) {
+      const top = newest[i];
+      if (top === null || (mark !== '0' && compareEntryIds(top, mark) <= 0)) continue;
+      const ids = await this.repository.idsAfter(key, mark, READ_BATCH);
+      if (ids.length === 0) continue;
+      marks[key] = ids[ids.length - 1];
+      late.set(key, ids.length);
+    }
+    if (late.size === 0) return false;
+    await this.commit(from, { ...from, left: leaveMark(from.left, marks) }, []);
+    const total = [...late.values()].reduce((sum, count) => sum + count, 0);
+    this.metrics.readingsRejected.inc({ reason: 'late' }, total);
+    const where = [...late].map(([key, count]) => `${key} (${count})`).join(', ');
+    this.logger.warn(
+      `Left ${total} late reading${total === 1 ? '' : 's'} out of the averages, written into partitions already aggregated: ${where}.`,
+    );
+    this.lastLeftCheck = 0; // more may be waiting
+    return true;
   }
 
   /** Commits a step; returns the producer's watermark as read in the same atomic step. */
@@ -382,6 +444,7 @@ export class AggregatorService implements StreamCursorSource {
   ): Promise<number | null> {
     const { added, watermarkMs } = await this.repository.commit(from, to, closed);
     this.state = to;
+    this.writer = this.repository.instanceId;
     this.watermarkMs = watermarkMs;
     this.metrics.averagesWritten.inc(added);
     const latest = closed[closed.length - 1];
@@ -445,7 +508,13 @@ export class AggregatorService implements StreamCursorSource {
       const [oldest] = await this.repository.partitions();
       if (oldest) {
         const state = initialState(oldest);
-        return (await this.repository.initialize(state)) ? state : this.repository.load();
+        if (await this.repository.initialize(state)) {
+          this.writer = this.repository.instanceId;
+          return state;
+        }
+        const loaded = await this.repository.loadWithWriter();
+        this.writer = loaded?.writer ?? null;
+        return loaded?.state ?? null;
       }
       if (!announced) this.print('Waiting for the first stream partition.');
       await sleep(1_000);

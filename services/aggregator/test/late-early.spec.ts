@@ -73,6 +73,37 @@ describe('aggregator: readings that arrive late or early', () => {
     expect(await actualAverages(redis)).toEqual(averages);
   });
 
+  it('counts and logs readings written into partitions it has left as late, before and after a restart', async () => {
+    await runService('producer', ['--days', '3', '--seed', '5'], env());
+    const { child, metrics } = await start('aggregator', ['temps:20250101']);
+    await child.waitFor(
+      'Waiting for new messages in stream temps:20250103, or new stream partition.',
+    );
+    const averages = await actualAverages(redis);
+    expect(averages).toHaveLength(72);
+    await redis.xadd('temps:20250101', `${JAN_1_2025 + DAY_MS - 1}-5`, 'temp_f', '50');
+    await redis.xadd('temps:20250102', `${JAN_1_2025 + 2 * DAY_MS - 1}-5`, 'temp_f', '50');
+    await redis.xadd('temps:20250102', `${JAN_1_2025 + 2 * DAY_MS - 1}-6`, 'temp_f', '51');
+    await eventually(async () => rejected(await metrics(), 'late') === 3);
+    await eventually(() =>
+      /Left [0-9] late readings? out of the averages, written into partitions already aggregated: .*temps:20250102 \([12]\)/.test(
+        child.stderr + child.stdout,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(rejected(await metrics(), 'late')).toBe(3); // each counted once
+
+    await child.kill('SIGKILL');
+    const again = await start('aggregator', []);
+    await again.child.waitFor('Waiting for new messages');
+    await redis.xadd('temps:20250101', `${JAN_1_2025 + DAY_MS - 1}-6`, 'temp_f', '52');
+    await eventually(async () => rejected(await again.metrics(), 'late') === 1);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(rejected(await again.metrics(), 'late')).toBe(1);
+    expect(aggregated(await again.metrics())).toBe(0);
+    expect(await actualAverages(redis)).toEqual(averages);
+  });
+
   it('a reading from a clock a day fast closes nothing: the day is aggregated whole, by the watermark', async () => {
     // One simulated day every 12 s; the device writes tomorrow's 10:00 while today is at ~02:00.
     const producer = await start('producer', [
