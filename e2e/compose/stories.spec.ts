@@ -11,7 +11,7 @@ import {
   queryPrometheus,
   startPrivateRedis,
 } from '@temps/testing';
-import { DAY_MS, ENTRY_REJECT_REASONS, HOUR_MS, SKIP_REASONS } from '@temps/streams';
+import { DAY_MS, READING_REJECT_REASONS, HOUR_MS, PARTITION_SKIP_REASONS } from '@temps/streams';
 import { Redis } from 'ioredis';
 import { APP_SERVICES, ComposeStack, docker, type ServiceName } from './compose-stack';
 import { hourProblems, printedHours, type PrintedHour } from './printed-hours';
@@ -202,10 +202,10 @@ describe('docker compose: up, stop a container, watch it recover', () => {
     const reasons = async (expr: string) =>
       (await queryPrometheus(prometheus, expr)).map((s) => s.metric.reason).sort();
     expect(await reasons('sum by (reason) (temps_readings_rejected_total)')).toEqual(
-      [...ENTRY_REJECT_REASONS].sort(),
+      [...READING_REJECT_REASONS].sort(),
     );
     expect(await reasons('sum by (reason) (temps_partitions_skipped_total)')).toEqual(
-      [...SKIP_REASONS].sort(),
+      [...PARTITION_SKIP_REASONS].sort(),
     );
     if (services.includes('grafana')) {
       const home = await fetch(url('grafana', '/api/dashboards/home'));

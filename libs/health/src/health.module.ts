@@ -14,6 +14,7 @@ import {
   TerminusModule,
 } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
+import { REDIS_PROBE, singleFlight } from '@temps/redis';
 import { DependencyChecks } from './dependency-checks';
 import { Heartbeat } from './heartbeat';
 
@@ -34,15 +35,20 @@ export class ServiceHealthIndicators {
     private readonly indicators: HealthIndicatorService,
     private readonly heartbeat: Heartbeat,
     private readonly dependencies: DependencyChecks,
-    @Inject(Redis) private readonly redis: Redis,
+    @Inject(REDIS_PROBE) redis: Redis,
     @Inject(HEALTH_OPTIONS) private readonly options: HealthModuleOptions,
-  ) {}
+  ) {
+    this.ping = singleFlight(() => redis.ping());
+  }
+
+  /** One PING on the probe connection at a time, shared by every probe that arrives meanwhile. */
+  private readonly ping: () => Promise<string>;
 
   redisReachable() {
     return this.indicators
       .check('redis')
       .attempt(async () => {
-        await this.redis.ping();
+        await this.ping();
       })
       .withTimeout(this.options.redisTimeoutMs ?? 1_000);
   }
@@ -64,6 +70,9 @@ export class ServiceHealthIndicators {
   loopAlive() {
     const session = this.indicators.check(this.options.loop);
     const age = this.heartbeat.ageMs();
+    const blocked = this.heartbeat.blockedBy();
+    if (blocked !== null)
+      return session.down({ message: 'blocked', reason: blocked.slice(0, 200) });
     if (age === null) return session.down({ message: 'not started' });
     return age <= this.options.maxSilenceMs
       ? session.up({ lastBeatMsAgo: age })

@@ -8,7 +8,8 @@ import {
   type DynamicModule,
   type OnModuleInit,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { REDIS_PROBE } from '@temps/redis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerStreamGauges } from './stream-gauges';
 
@@ -37,7 +38,8 @@ export interface MetricsModuleOptions {
 export class MetricsModule implements OnModuleInit {
   constructor(
     @Inject(Registry) private readonly registry: Registry,
-    @Inject(Redis) private readonly redis: Redis,
+    // Scrapes read Redis through the probe connection: a scrape is only worth something now.
+    @Inject(REDIS_PROBE) private readonly redis: Redis,
   ) {}
 
   static forRoot(options: MetricsModuleOptions): DynamicModule {

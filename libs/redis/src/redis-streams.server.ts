@@ -68,6 +68,7 @@ export class RedisStreamsServer
   private loop: Promise<void> | null = null;
   private stopping = false;
   private lastErrorLog = 0;
+  private fatal: Error | null = null;
 
   constructor(private readonly options: RedisStreamsServerOptions) {
     super();
@@ -84,9 +85,14 @@ export class RedisStreamsServer
     callback();
   }
 
-  /** Resolves when the read loop has ended (after `close()`). */
+  /**
+   * Resolves when the read loop has ended (after `close()`); rejects with the error of a handler
+   * that asked to end the consumer (an error with `fatal: true`).
+   */
   get finished(): Promise<void> {
-    return this.loop ?? Promise.resolve();
+    return (this.loop ?? Promise.resolve()).then(() => {
+      if (this.fatal) throw this.fatal;
+    });
   }
 
   async close(): Promise<void> {
@@ -172,6 +178,11 @@ export class RedisStreamsServer
         onTurn?.();
       } catch (error) {
         if (this.stopping) break;
+        const fatal = fatalCause(error);
+        if (fatal) {
+          this.fatal = fatal;
+          break;
+        }
         this.reportError(error as Error);
         source.failed?.(error as Error);
         await sleep(500);
@@ -198,6 +209,16 @@ export async function handOver(work: Promise<void>): Promise<void> {
   } catch (error) {
     throw new RpcException(error as Error);
   }
+}
+
+/** The error a handler threw to end the consumer (`fatal: true`), unwrapped from Nest's RpcException. */
+function fatalCause(error: unknown): Error | null {
+  for (let e: unknown = error; e;) {
+    if ((e as { fatal?: boolean }).fatal === true) return e as Error;
+    e = e instanceof RpcException ? e.getError() : (e as { cause?: unknown }).cause;
+    if (typeof e !== 'object') return null;
+  }
+  return null;
 }
 
 /** The cursor after consuming everything in `event`: each stream at its last entry read. */

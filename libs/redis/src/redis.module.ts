@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Global,
   Inject,
@@ -7,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { connectRedis } from './redis-client';
+import { REDIS_PROBE, connectProbe } from './redis-probe';
 
 export interface RedisModuleOptions {
   url: string;
@@ -18,20 +20,28 @@ export interface RedisModuleOptions {
 @Global()
 @Module({})
 export class RedisModule implements OnApplicationShutdown {
-  constructor(@Inject(Redis) private readonly redis: Redis) {}
+  constructor(
+    @Inject(Redis) private readonly redis: Redis,
+    @Inject(REDIS_PROBE) private readonly probe: Redis,
+  ) {}
 
   static forRoot(options: RedisModuleOptions): DynamicModule {
     return {
       module: RedisModule,
       providers: [
         { provide: Redis, useFactory: () => connectRedis(options.url, options.connectionName) },
+        { provide: REDIS_PROBE, useFactory: connectProbe, inject: [Redis] },
       ],
-      exports: [Redis],
+      exports: [Redis, REDIS_PROBE],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    this.probe.disconnect();
+    // QUIT lets Redis finish what it was sent; a Redis that does not answer gets 200 ms for it.
+    if (this.redis.status === 'ready') {
+      await Promise.race([this.redis.quit().catch(() => undefined), sleep(200)]);
+    }
     this.redis.disconnect();
   }
 }

@@ -9,9 +9,14 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from './config';
 
+/** How long a stop request (SIGTERM, SIGINT) may take, in every phase, before the process exits. */
+export const STOP_DEADLINE_MS = 1_800;
+
 /** Ends the process with these lines on stdout and this exit code (e.g. the seed's usage hints). */
 export class ExitRequest extends Error {
   override name = 'ExitRequest';
+  /** Thrown from a stream handler, it ends the consumer instead of being retried. */
+  readonly fatal = true;
   constructor(
     readonly lines: string[],
     readonly code = 1,
@@ -55,6 +60,10 @@ export function runService(name: string, build: () => ServiceSpec): void {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  // A stop request ends the process within STOP_DEADLINE_MS whatever it is waiting for (a Redis
+  // that accepts connections but never answers would otherwise hold start-up or shutdown). Every
+  // write is atomic, so stopping at any point is consistent.
+  void signalled.then(() => setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref());
 
   start(spec, signalled).then(
     () => process.exit(0),
@@ -78,10 +87,17 @@ function exitWith(name: string, error: Error): never {
 
 async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Promise<void> {
   const options = { logger: false as const, abortOnError: false };
-  const app =
+  const creating =
     spec.port === null
-      ? await NestFactory.createApplicationContext(spec.module, options)
-      : await NestFactory.create(spec.module, options);
+      ? NestFactory.createApplicationContext(spec.module, options)
+      : NestFactory.create(spec.module, options);
+  // Stopped while still connecting: nothing has been done yet, so there is nothing to finish.
+  const created = await Promise.race([creating, signalled.then(() => null)]);
+  if (created === null) {
+    creating.then((app) => app.close()).catch(() => undefined);
+    return;
+  }
+  const app = created;
   let stopping = false;
   try {
     const worker = spec.worker(app);

@@ -106,6 +106,7 @@ describe('decodeAverage', () => {
       averageTempF: '23',
       observations: '3600',
       seq: 1,
+      exact: { mean: '23.0000', min: '10', max: '40' },
     });
   });
 
@@ -125,6 +126,7 @@ describe('decodeAverage', () => {
             averageTempF: written.average_temp_f,
             observations: written.num_observations,
             seq,
+            exact: { mean: written.mean_temp_f, min: written.min_temp_f, max: written.max_temp_f },
           });
         },
       ),
@@ -132,7 +134,7 @@ describe('decodeAverage', () => {
     );
   });
 
-  it.each(['date', 'hour', 'average_temp_f', 'num_observations', 'seq'])(
+  it.each(['date', 'hour', 'average_temp_f', 'num_observations'])(
     'returns null when %s is missing',
     (name) => {
       const rest = Object.fromEntries(Object.entries(fields).filter(([key]) => key !== name));
@@ -140,13 +142,47 @@ describe('decodeAverage', () => {
     },
   );
 
+  it('reads an average in the reference format: no seq, no mean, min or max', () => {
+    const reference = flat({
+      hour: '7',
+      date: '2025/01/03',
+      average_temp_f: '51',
+      num_observations: '3600',
+    });
+    expect(decodeAverage(reference)).toEqual<AverageMessage>({
+      date: '2025/01/03',
+      hour: '7',
+      averageTempF: '51',
+      observations: '3600',
+      seq: null,
+      exact: null,
+    });
+  });
+
+  it('reads a decimal average_temp_f as written', () => {
+    expect(decodeAverage(flat({ ...fields, average_temp_f: '23.5' }))).toMatchObject({
+      averageTempF: '23.5',
+    });
+  });
+
   it('does not need mean, min or max', () => {
     const seed = Object.fromEntries(
       Object.entries(fields).filter(
         ([key]) => !['mean_temp_f', 'min_temp_f', 'max_temp_f'].includes(key),
       ),
     );
-    expect(decodeAverage(flat(seed))).not.toBeNull();
+    expect(decodeAverage(flat(seed))).toMatchObject({ seq: 1, exact: null });
+  });
+
+  it.each([
+    ['mean_temp_f', 'warm'],
+    ['min_temp_f', ''],
+    ['max_temp_f', '1e3'],
+  ])('leaves the exact figures out when %s is %j, keeping the average', (name, value) => {
+    expect(decodeAverage(flat({ ...fields, [name]: value }))).toMatchObject({
+      averageTempF: '23',
+      exact: null,
+    });
   });
 
   it.each([
@@ -161,7 +197,7 @@ describe('decodeAverage', () => {
     ['hour', 'x'],
     ['hour', '1.5'],
     ['average_temp_f', ''],
-    ['average_temp_f', '23.5'],
+    ['average_temp_f', '23.'],
     ['average_temp_f', 'abc'],
     ['average_temp_f', '23F'],
     ['num_observations', ''],

@@ -30,29 +30,59 @@ export function averageFields(average: HourlyAverage): Record<string, string> {
 export interface AverageMessage {
   date: string;
   hour: string;
+  /** As written: the integer part from this project, possibly a decimal from other writers. */
   averageTempF: string;
   observations: string;
-  /** The average's number in temps:averages (1, 2, …). */
-  seq: number;
+  /**
+   * The average's number in temps:averages (1, 2, …), or null for an average without `seq` — as
+   * the exercise's reference aggregator writes them (`hour`, `date`, `average_temp_f`,
+   * `num_observations` only).
+   */
+  seq: number | null;
+  /**
+   * This project's extras, when all three are there as decimals: the exact mean, min and max (°F,
+   * as written). Null for averages written without them (the exercise's own format).
+   */
+  exact: { mean: string; min: string; max: string } | null;
 }
 
-/** Reads an averages entry's flat field list; null when a field the reader needs is missing or malformed. */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Reads an averages entry's flat field list as the exercise does: `date`, `hour`, `average_temp_f`
+ * and `num_observations` make an average; `seq` and any other field are extras. Null when one of
+ * the four is missing or malformed, or `seq` is there but not a number.
+ */
 export function decodeAverage(fields: readonly string[]): AverageMessage | null {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
-  const [date, hour, averageTempF, observations, seq] = [
+  const [date, hour, averageTempF, observations, seq, mean, min, max] = [
     'date',
     'hour',
     'average_temp_f',
     'num_observations',
     'seq',
+    'mean_temp_f',
+    'min_temp_f',
+    'max_temp_f',
   ].map((name) => map.get(name));
   if (!date || !/^\d{4}\/\d{2}\/\d{2}$/.test(date)) return null;
   if (!hour || !/^\d{1,2}$/.test(hour) || Number(hour) > 23) return null;
-  if (!averageTempF || !/^-?\d+$/.test(averageTempF)) return null;
+  if (!averageTempF || !DECIMAL.test(averageTempF)) return null;
   if (!observations || !/^\d+$/.test(observations)) return null;
-  if (!seq || !/^\d+$/.test(seq)) return null;
-  return { date, hour, averageTempF, observations, seq: Number(seq) };
+  if (seq !== undefined && !/^\d+$/.test(seq)) return null;
+  const exact =
+    mean && min && max && [mean, min, max].every((value) => DECIMAL.test(value))
+      ? { mean, min, max }
+      : null;
+  return {
+    date,
+    hour,
+    averageTempF,
+    observations,
+    seq: seq === undefined ? null : Number(seq),
+    exact,
+  };
 }
 
 /** The averages reader's line for an entry (the seed's wording). */

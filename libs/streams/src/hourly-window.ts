@@ -60,3 +60,12 @@ export function closeThrough(state: WindowState, watermarkMs: number): FoldResul
     ? { state: EMPTY_WINDOW, closed: [state] }
     : { state, closed: [] };
 }
+
+/**
+ * How far hours are published once `closed` are: readings before the returned time (Unix ms) belong
+ * to an hour whose average is already written, and can no longer count.
+ */
+export function publishedUntil(previousMs: number, closed: readonly HourlyAverage[]): number {
+  const last = closed[closed.length - 1];
+  return last ? Math.max(previousMs, last.hourStartMs + HOUR_MS) : previousMs;
+}

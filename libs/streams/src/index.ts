@@ -5,6 +5,7 @@ export * from './keys';
 export * from './partition-cursor';
 export * from './partition-key';
 export * from './reading';
+export * from './reasons';
 export * from './reading-generator';
 export * from './retention';
 export * from './simulated-clock';

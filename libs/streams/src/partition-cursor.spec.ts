@@ -56,6 +56,23 @@ describe('advanceWhenDrained', () => {
     });
   });
 
+  it('stays at temps:99991231, the last partition there can be, even once it is finished', () => {
+    const last = 'temps:99991231';
+    const end = partitionDayStart(last)! + DAY_MS;
+    for (const currentExists of [true, false]) {
+      expect(
+        advanceWhenDrained(
+          drained({
+            current: last,
+            currentExists,
+            existing: currentExists ? [last] : [],
+            watermarkMs: end + RETENTION_MS,
+          }),
+        ),
+      ).toEqual({ kind: 'stay' });
+    }
+  });
+
   it('waits on a finished, existing partition while the next day does not exist yet', () => {
     // The watermark has passed the day's end (exactly), but the next day is still being written.
     for (const watermarkMs of [start(1), start(1) + 5 * HOUR_MS, start(2) - 1]) {
@@ -63,14 +80,27 @@ describe('advanceWhenDrained', () => {
     }
   });
 
-  it('moves to the next day once that exists', () => {
-    for (const watermarkMs of [null, start(0) + HOUR_MS, start(1) + HOUR_MS]) {
+  it('moves to the next day once that exists and the watermark (if any) has passed this one', () => {
+    for (const watermarkMs of [null, start(1), start(1) + HOUR_MS]) {
       expect(advanceWhenDrained(drained({ existing: [day(1), day(0)], watermarkMs }))).toEqual({
         kind: 'move',
         to: day(1),
         skipped: [],
       });
     }
+  });
+
+  it('stays while the watermark is inside the day, whatever later partitions exist (early readings)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: start(0) - DAY_MS, max: start(1) - 1 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 5 }),
+        (watermarkMs, later) => {
+          const existing = [day(0), ...later.map(day)];
+          expect(advanceWhenDrained(drained({ existing, watermarkMs }))).toEqual({ kind: 'stay' });
+        },
+      ),
+    );
   });
 
   it('moves across a month and a year boundary', () => {
@@ -173,22 +203,18 @@ describe('advanceWhenDrained', () => {
     });
   });
 
-  it('marks old missing days as expired when jumping with a late watermark', () => {
+  it('marks old missing days as expired, and goes no further than the watermark', () => {
+    // temps:…(10) holds readings ahead of the watermark: they prove nothing about days 5 to 9.
     const partition = drained({ existing: [day(0), day(10)], watermarkMs: start(5) + HOUR_MS });
     const result = advanceWhenDrained(partition);
     expect(result).toEqual({
       kind: 'move',
-      to: day(10),
+      to: day(5),
       skipped: [
         { key: day(1), reason: 'expired' },
         { key: day(2), reason: 'expired' },
         { key: day(3), reason: 'empty' },
         { key: day(4), reason: 'empty' },
-        { key: day(5), reason: 'empty' },
-        { key: day(6), reason: 'empty' },
-        { key: day(7), reason: 'empty' },
-        { key: day(8), reason: 'empty' },
-        { key: day(9), reason: 'empty' },
       ],
     });
   });

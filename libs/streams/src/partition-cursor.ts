@@ -1,10 +1,8 @@
 import { nextPartitionKey, partitionDayStart } from './partition-key';
+import type { PartitionSkipReason } from './reasons';
 import { DAY_MS, RETENTION_MS } from './time';
 
-/** Why a day partition is passed over: the `reason` label of skipped partitions. */
-export const SKIP_REASONS = ['expired', 'empty'] as const;
-
-export type SkipReason = (typeof SKIP_REASONS)[number];
+export type SkipReason = PartitionSkipReason;
 
 export interface DrainedPartition {
   /** The partition the aggregator has read to its end (or that does not exist). */
@@ -23,7 +21,7 @@ export type Advance =
 
 /**
  * Where to read once the current partition has nothing more to give. A partition is finished when
- * a later one exists (the producer writes in time order) or the watermark has passed its day.
+ * the producer's watermark has passed its day or, without a watermark, when a later one exists.
  * From a finished partition the aggregator moves to the next day once that exists, skipping days
  * that are finished but absent: a day the devices sent nothing, or a partition that expired before
  * it was read.
@@ -32,9 +30,13 @@ export function advanceWhenDrained(partition: DrainedPartition): Advance {
   const existing = new Set(partition.existing);
   const newest = [...existing].sort().at(-1);
   const dayEnd = (key: string) => partitionDayStart(key)! + DAY_MS;
+  // With a producer's watermark, it alone says a day is complete: a later partition may hold
+  // readings from a clock running ahead. Without one (data from other producers), a later partition
+  // with entries is the proof, as in the exercise.
   const finished = (key: string) =>
-    (newest !== undefined && newest > key) ||
-    (partition.watermarkMs !== null && partition.watermarkMs >= dayEnd(key));
+    partition.watermarkMs !== null
+      ? partition.watermarkMs >= dayEnd(key)
+      : newest !== undefined && newest > key;
   // Gone long enough after its day that expiry explains it; otherwise the day had no readings.
   const reasonFor = (key: string): SkipReason =>
     partition.watermarkMs !== null && partition.watermarkMs >= dayEnd(key) + RETENTION_MS
@@ -50,10 +52,12 @@ export function advanceWhenDrained(partition: DrainedPartition): Advance {
     });
   }
   let to = nextPartitionKey(partition.current);
-  while (!existing.has(to) && finished(to)) {
+  while (to !== null && !existing.has(to) && finished(to)) {
     skipped.push({ key: to, reason: reasonFor(to) });
     to = nextPartitionKey(to);
   }
+  // Past temps:99991231 there is nowhere to go: stay at the last day.
+  if (to === null) return { kind: 'stay' };
   // A finished partition that is still there is the place to wait for the next one to appear.
   if (partition.currentExists && skipped.length === 0 && !existing.has(to)) return { kind: 'stay' };
   return { kind: 'move', to, skipped };

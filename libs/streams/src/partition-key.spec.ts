@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  PARTITION_RANGE,
   isPartitionKey,
   nextPartitionKey,
   partitionDayStart,
@@ -48,9 +49,35 @@ describe('partition keys', () => {
     'temp:20250101',
     ' temps:20250101',
     'temps:20250101 ',
+    'temps:19691231',
+    'temps:17760704',
+    'temps:00000101',
+    'temps:00010101',
   ])('rejects %j as a partition name', (key) => {
     expect(isPartitionKey(key)).toBe(false);
     expect(() => nextPartitionKey(key)).toThrow('Not a partition key');
+  });
+
+  it('accepts the first and the last day eight digits and stream IDs can hold', () => {
+    expect(partitionDayStart('temps:19700101')).toBe(PARTITION_RANGE.startMs);
+    expect(partitionDayStart('temps:99991231')).toBe(PARTITION_RANGE.endMs - DAY_MS);
+    expect(partitionKeyFor(PARTITION_RANGE.endMs - 1)).toBe('temps:99991231');
+    expect(nextPartitionKey('temps:99991230')).toBe('temps:99991231');
+    expect(nextPartitionKey('temps:99991231')).toBeNull();
+  });
+
+  it('names every day of the range with a partition name that round-trips', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: PARTITION_RANGE.startMs, max: PARTITION_RANGE.endMs - 1 }),
+        (ms) => {
+          const key = partitionKeyFor(ms);
+          expect(key).toMatch(/^temps:\d{8}$/);
+          expect(partitionDayStart(key)).toBe(Math.floor(ms / DAY_MS) * DAY_MS);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('maps every instant into the day its partition names', () => {

@@ -1,3 +1,5 @@
+import type { ReadingRejectReason } from './reasons';
+
 /** How readings are laid out in a partition entry. */
 
 export const TEMP_FIELD = 'temp_f';
@@ -13,20 +15,11 @@ export const PLAUSIBLE_TEMP_F = { min: -200, max: 300 } as const;
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-/** Why a partition entry is left out of the averages: the `reason` label of rejected readings. */
-export const REJECT_REASONS = [
-  'missing_temp',
-  'not_a_number',
-  'out_of_range',
-  'unexpected_field',
-] as const;
-
-export type RejectReason = (typeof REJECT_REASONS)[number];
-
-/** Every reason the aggregator leaves an entry out: its fields, or an ID outside its partition's day. */
-export const ENTRY_REJECT_REASONS = [...REJECT_REASONS, 'wrong_partition'] as const;
-
-export type EntryRejectReason = (typeof ENTRY_REJECT_REASONS)[number];
+/** Why an entry's fields are unusable (the entry-level part of READING_REJECT_REASONS). */
+export type RejectReason = Extract<
+  ReadingRejectReason,
+  'missing_temp' | 'not_a_number' | 'out_of_range' | 'unexpected_field'
+>;
 
 /** A field as read from Redis: text, or the raw bytes (decoding every field to text is costly). */
 export type Field = string | Uint8Array;

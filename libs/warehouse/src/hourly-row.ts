@@ -1,4 +1,5 @@
 import type { Insertable } from 'kysely';
+import { decodeAverage } from '@temps/streams';
 import type { HourlyAveragesTable } from './schema';
 
 export type HourlyRow = Insertable<HourlyAveragesTable>;
@@ -6,42 +7,39 @@ export type HourlyRow = Insertable<HourlyAveragesTable>;
 /** An hourly average as the sink takes it from temps:averages: the row, and its number in the stream. */
 export interface StoredAverage {
   row: HourlyRow;
-  seq: number;
+  /** Its `seq` in temps:averages; null for averages written without one (the exercise's format). */
+  seq: number | null;
 }
 
-const DECIMAL = /^-?\d+(\.\d+)?$/;
-
 /**
- * Turns a temps:averages entry's flat field list into a warehouse row; null when a field is missing
- * or malformed (the entry is not an hourly average). The hour's start comes from `date` and `hour`.
+ * Turns a temps:averages entry's flat field list into a warehouse row, reading it as the averages
+ * reader does (`decodeAverage`: the exercise's four fields make an average, the rest are extras).
+ * Null when it is not an hourly average or names an impossible hour (2025/02/30, 0 observations).
+ * The hour's start comes from `date` and `hour`. An average written without this project's exact
+ * figures gets NULL mean, min and max, unless its `average_temp_f` is itself a decimal: that is
+ * the exact mean, and `average_temp_f` its integer part, as this project writes it.
  */
 export function averageToRow(fields: readonly string[]): StoredAverage | null {
-  const map = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
-  const get = (name: string) => map.get(name) ?? '';
-  const date = /^(\d{4})\/(\d{2})\/(\d{2})$/.exec(get('date'));
-  const hour = get('hour');
-  if (!date || !/^\d{1,2}$/.test(hour) || Number(hour) > 23) return null;
-  const hourStartMs = Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]), Number(hour));
-  const hourStart = new Date(hourStartMs);
-  if (Number.isNaN(hourStartMs) || hourStart.getUTCDate() !== Number(date[3])) return null;
-  const [average, observations, seq] = ['average_temp_f', 'num_observations', 'seq'].map(get);
-  const [mean, min, max] = ['mean_temp_f', 'min_temp_f', 'max_temp_f'].map(get);
-  if (!/^-?\d+$/.test(average) || !/^[1-9]\d{0,8}$/.test(observations) || !/^\d+$/.test(seq)) {
-    return null;
-  }
-  if (![mean, min, max].every((value) => DECIMAL.test(value))) return null;
+  const average = decodeAverage(fields);
+  if (!average) return null;
+  const [year, month, day] = average.date.split('/').map(Number);
+  const hourStart = new Date(Date.UTC(year, month - 1, day, Number(average.hour)));
+  if (hourStart.getUTCMonth() !== month - 1 || hourStart.getUTCDate() !== day) return null;
+  const observations = Number(average.observations);
+  if (observations < 1 || observations > 999_999_999) return null;
+  const written = Number(average.averageTempF);
+  const decimal = !Number.isInteger(written);
   return {
     row: {
       hour_start: hourStart,
-      date: `${date[1]}-${date[2]}-${date[3]}`,
-      hour: Number(hour),
-      average_temp_f: Number(average),
-      num_observations: Number(observations),
-      mean_temp_f: mean,
-      min_temp_f: min,
-      max_temp_f: max,
+      date: average.date.replaceAll('/', '-'),
+      hour: Number(average.hour),
+      average_temp_f: Math.trunc(written),
+      num_observations: observations,
+      mean_temp_f: average.exact?.mean ?? (decimal ? average.averageTempF : null),
+      min_temp_f: average.exact?.min ?? null,
+      max_temp_f: average.exact?.max ?? null,
     },
-    seq: Number(seq),
+    seq: average.seq,
   };
 }

@@ -16,9 +16,10 @@ export const WAREHOUSE_MIGRATIONS: Record<string, Migration> = {
         .addColumn('num_observations', 'integer', (c) =>
           c.notNull().check(sql`num_observations > 0`),
         )
-        .addColumn('mean_temp_f', 'numeric', (c) => c.notNull())
-        .addColumn('min_temp_f', 'numeric', (c) => c.notNull())
-        .addColumn('max_temp_f', 'numeric', (c) => c.notNull())
+        // Null for averages written in the exercise's own format, which has no exact figures.
+        .addColumn('mean_temp_f', 'numeric')
+        .addColumn('min_temp_f', 'numeric')
+        .addColumn('max_temp_f', 'numeric')
         .execute();
       await db.schema
         .createTable('warehouse_position')

@@ -14,10 +14,10 @@ export interface HourlyAveragesTable {
   /** The exercise's figure: the integer part of the mean, °F. */
   average_temp_f: number;
   num_observations: number;
-  /** Exact mean (4 decimals, as in temps:averages), °F. */
-  mean_temp_f: string;
-  min_temp_f: string;
-  max_temp_f: string;
+  /** Exact mean (4 decimals, as in temps:averages), °F; null for the exercise's own format. */
+  mean_temp_f: string | null;
+  min_temp_f: string | null;
+  max_temp_f: string | null;
 }
 
 /** Where the sink is in temps:averages; written in the same transaction as the rows. */

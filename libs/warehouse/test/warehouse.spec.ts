@@ -142,6 +142,55 @@ describe.each(backends)('warehouse on $name', (backend) => {
     expect(await warehouse.position(STREAM)).toEqual(START_POSITION);
   });
 
+  it("stores averages in the exercise's own format: no seq, no exact figures", async () => {
+    const flat = (fields: Record<string, string>) => Object.entries(fields).flat();
+    const seed = averageToRow(
+      flat({ hour: '7', date: '2025/01/03', average_temp_f: '51', num_observations: '3600' }),
+    )!;
+    const decimal = averageToRow(
+      flat({ hour: '8', date: '2025/01/03', average_temp_f: '-4.25', num_observations: '60' }),
+    )!;
+    expect([seed.seq, decimal.seq]).toEqual([null, null]);
+    // Impossible hours are not averages.
+    expect(
+      averageToRow(
+        flat({ hour: '1', date: '2025/02/30', average_temp_f: '5', num_observations: '1' }),
+      ),
+    ).toBeNull();
+    expect(
+      averageToRow(
+        flat({ hour: '1', date: '2025/02/03', average_temp_f: '5', num_observations: '0' }),
+      ),
+    ).toBeNull();
+    await warehouse.store(STREAM, START_POSITION, { lastId: '2-0', lastSeq: 0 }, [
+      seed.row,
+      decimal.row,
+    ]);
+    const saved = await warehouse.db
+      .selectFrom('hourly_averages')
+      .selectAll()
+      .orderBy('hour_start')
+      .execute();
+    expect(saved).toMatchObject([
+      {
+        hour: 7,
+        average_temp_f: 51,
+        num_observations: 3600,
+        mean_temp_f: null,
+        min_temp_f: null,
+        max_temp_f: null,
+      },
+      // A decimal figure is the exact mean; average_temp_f its integer part, as this project writes it.
+      {
+        hour: 8,
+        average_temp_f: -4,
+        num_observations: 60,
+        mean_temp_f: '-4.25',
+        min_temp_f: null,
+      },
+    ]);
+  });
+
   it('keeps the exact values of an hourly average entry', async () => {
     const entry = averageToRow([
       'hour',

@@ -11,7 +11,9 @@ import {
 } from '@temps/streams';
 import {
   CorruptStateError,
+  LEFT_PARTITIONS_KEPT,
   initialState,
+  leaveMark,
   parseState,
   serializeState,
   type AggregatorState,
@@ -36,6 +38,7 @@ const stateArb: fc.Arbitrary<AggregatorState> = fc.record({
   streamKey: streamKeyArb,
   lastId: lastIdArb,
   window: fc.oneof(fc.constant(EMPTY_WINDOW), openWindowArb),
+  publishedUntilMs: fc.nat({ max: Date.UTC(2400, 0, 1) / HOUR_MS }).map((h) => h * HOUR_MS),
 });
 
 const validHash = (): Record<string, string> =>
@@ -43,6 +46,7 @@ const validHash = (): Record<string, string> =>
     streamKey: 'temps:20250101',
     lastId: '1735689600000-0',
     window: { hourStartMs: H2025, total: 150, count: 3, min: 40, max: 60 },
+    publishedUntilMs: H2025,
   });
 
 function corruptionOf(hash: Record<string, string>): CorruptStateError {
@@ -67,6 +71,7 @@ describe('aggregator state', () => {
       streamKey: 'temps:20250101',
       lastId: '0',
       window: EMPTY_WINDOW,
+      publishedUntilMs: 0,
     });
   });
 
@@ -79,6 +84,7 @@ describe('aggregator state', () => {
       current_hour: String(H2025),
       current_hourly_min: '40',
       current_hourly_max: '60',
+      published_until_ms: String(H2025),
     });
   });
 
@@ -105,7 +111,12 @@ describe('aggregator state', () => {
             EMPTY_WINDOW,
             temps.map((temp, i) => ({ ms: H2025 + i, temp })),
           );
-          const state = { streamKey: 'temps:20250101', lastId: `${H2025}-0`, window };
+          const state = {
+            streamKey: 'temps:20250101',
+            lastId: `${H2025}-0`,
+            window,
+            publishedUntilMs: 0,
+          };
           expect(parseState(serializeState(state))).toEqual(state);
         },
       ),
@@ -118,6 +129,7 @@ describe('aggregator state', () => {
       streamKey: 'temps:20250101',
       lastId: '0',
       window: { hourStartMs: H2025, total: 145.5, count: 2, min: 72.5, max: 73 },
+      publishedUntilMs: 0,
     };
     expect(parseState(serializeState(state))).toEqual(state);
   });
@@ -129,8 +141,49 @@ describe('aggregator state', () => {
       EMPTY_WINDOW,
       Array.from({ length: 10 }, (_, i) => ({ ms: H2025 + i, temp: 0.1 })),
     );
-    const state = { streamKey: 'temps:20250101', lastId: '0', window };
+    const state = { streamKey: 'temps:20250101', lastId: '0', window, publishedUntilMs: 0 };
     expect(parseState(serializeState(state))).toEqual(state);
+  });
+
+  it('round-trips the partitions left behind, and keeps only the most recent ones', () => {
+    const left = leaveMark(undefined, {
+      'temps:20250101': `${H2025 + 5_000}-1`,
+      'temps:20250102': '0',
+    });
+    const state: AggregatorState = { ...initialState('temps:20250103'), left };
+    expect(serializeState(state)).toMatchObject({
+      'left:temps:20250101': `${H2025 + 5_000}-1`,
+      'left:temps:20250102': '0',
+    });
+    expect(parseState(serializeState(state))).toEqual(state);
+    const many = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [partitionKeyFor(H2025 + i * DAY_MS), '0']),
+    );
+    const kept = Object.keys(leaveMark(many, { [partitionKeyFor(H2025 + 40 * DAY_MS)]: '0' }));
+    expect(kept).toHaveLength(LEFT_PARTITIONS_KEPT);
+    expect(kept.at(-1)).toBe(partitionKeyFor(H2025 + 40 * DAY_MS));
+    expect(kept[0]).toBe(partitionKeyFor(H2025 + (41 - LEFT_PARTITIONS_KEPT) * DAY_MS));
+  });
+
+  it('ignores a left partition given an empty value (dropped), refuses a malformed one', () => {
+    const hash = serializeState(initialState('temps:20250103'));
+    expect(parseState({ ...hash, 'left:temps:20250101': '' }).left).toBeUndefined();
+    expect(corruptionOf({ ...hash, 'left:temps:20250101': 'x' }).message).toContain(
+      'left:temps:20250101 is not an entry ID',
+    );
+    expect(corruptionOf({ ...hash, 'left:temps:garbage': '0' }).message).toContain(
+      'left:temps:garbage does not name a partition',
+    );
+  });
+
+  it("reads a hash with the exercise's four fields only: nothing published yet", () => {
+    const state = parseState({
+      current_stream_key: 'temps:20250101',
+      last_message_id: '0',
+      current_hourly_total: '0',
+      current_hourly_count: '0',
+    });
+    expect(state).toEqual(initialState('temps:20250101'));
   });
 
   it('ignores the open-hour fields when the count is 0', () => {
@@ -241,6 +294,11 @@ describe('aggregator state', () => {
       expect(error.message).toContain('temps:20250101');
     });
 
+    it.each(['-3600000', '1', 'soon'])('a published_until_ms of %j', (value) => {
+      const error = corruptionOf({ ...validHash(), published_until_ms: value });
+      expect(error.message).toContain(`${AGGREGATOR_STATE_KEY} is corrupted: published_until_ms `);
+    });
+
     it('refuses a missing current_stream_key even on an otherwise empty hash', () => {
       expect(corruptionOf({}).message).toContain('current_stream_key');
     });
@@ -249,7 +307,12 @@ describe('aggregator state', () => {
       fc.assert(
         fc.property(openWindowArb, fc.integer({ min: 1, max: 1000 }), fc.boolean(), (w, by, up) => {
           const window = { ...w, total: up ? w.max * w.count + by : w.min * w.count - by };
-          const hash = serializeState({ streamKey: 'temps:20250101', lastId: '0', window });
+          const hash = serializeState({
+            streamKey: 'temps:20250101',
+            lastId: '0',
+            window,
+            publishedUntilMs: 0,
+          });
           expect(corruptionOf(hash).message).toContain('current_hourly_total');
         }),
         { numRuns: 100 },
@@ -263,6 +326,7 @@ describe('aggregator state', () => {
             streamKey: 'temps:20250101',
             lastId: '0',
             window: { ...w, hourStartMs: w.hourStartMs + offset },
+            publishedUntilMs: 0,
           });
           expect(corruptionOf(hash).message).toContain('current_hour ');
         }),

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ENTRY_REJECT_REASONS, SKIP_REASONS } from '@temps/streams';
+import { PARTITION_SKIP_REASONS, READING_REJECT_REASONS } from '@temps/streams';
 
 @Injectable()
 export class AggregatorMetrics {
   readonly readingsAggregated: Counter;
-  /** Label `reason`: one of ENTRY_REJECT_REASONS. */
+  /** Label `reason`: one of READING_REJECT_REASONS. */
   readonly readingsRejected: Counter<'reason'>;
   readonly averagesWritten: Counter;
   readonly partitionsSkipped: Counter<'reason'>;
@@ -54,7 +54,7 @@ export class AggregatorMetrics {
       registers,
     });
     // Every known reason is a series from the start, so a panel reads 0 rather than "No data".
-    for (const reason of ENTRY_REJECT_REASONS) this.readingsRejected.inc({ reason }, 0);
-    for (const reason of SKIP_REASONS) this.partitionsSkipped.inc({ reason }, 0);
+    for (const reason of READING_REJECT_REASONS) this.readingsRejected.inc({ reason }, 0);
+    for (const reason of PARTITION_SKIP_REASONS) this.partitionsSkipped.inc({ reason }, 0);
   }
 }

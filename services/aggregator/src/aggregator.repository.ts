@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { keyTypes, scanPartitions } from '@temps/redis';
@@ -29,6 +30,8 @@ type WithCommit = Redis & {
 @Injectable()
 export class AggregatorRepository {
   private readonly redis: WithCommit;
+  /** Written with every commit as `written_by`: tells this process's commits from another's. */
+  readonly instanceId = randomUUID();
 
   constructor(@Inject(Redis) redis: Redis) {
     if (!('commitAggregation' in redis)) {
@@ -38,8 +41,20 @@ export class AggregatorRepository {
   }
 
   async load(): Promise<AggregatorState | null> {
+    return (await this.loadWithWriter())?.state ?? null;
+  }
+
+  /** The saved state and whether this process wrote it last (null when there is none). */
+  async loadWithWriter(): Promise<{
+    state: AggregatorState;
+    mine: boolean;
+    /** The process that saved it last (null: unknown, e.g. written by the exercise's code). */
+    writer: string | null;
+  } | null> {
     const hash = await this.redis.hgetall(AGGREGATOR_STATE_KEY);
-    return Object.keys(hash).length === 0 ? null : parseState(hash);
+    if (Object.keys(hash).length === 0) return null;
+    const writer = hash.written_by ?? null;
+    return { state: parseState(hash), mine: writer === this.instanceId, writer };
   }
 
   /**
@@ -50,7 +65,7 @@ export class AggregatorRepository {
     await this.redis
       .multi()
       .del(AVERAGES_STREAM, AGGREGATOR_STATE_KEY, AVERAGES_READER_STATE_KEY)
-      .hset(AGGREGATOR_STATE_KEY, serializeState(state))
+      .hset(AGGREGATOR_STATE_KEY, { ...serializeState(state), written_by: this.instanceId })
       .hset(AVERAGES_READER_STATE_KEY, 'last_message_id', '0')
       .exec();
   }
@@ -61,7 +76,7 @@ export class AggregatorRepository {
       "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end redis.call('HSET', KEYS[1], unpack(ARGV)) return 1",
       1,
       AGGREGATOR_STATE_KEY,
-      ...Object.entries(serializeState(state)).flat(),
+      ...Object.entries({ ...serializeState(state), written_by: this.instanceId }).flat(),
     );
     return created === 1;
   }
@@ -72,7 +87,16 @@ export class AggregatorRepository {
     to: AggregatorState,
     closed: readonly HourlyAverage[],
   ): Promise<{ added: number; watermarkMs: number | null }> {
-    const fields = Object.entries(serializeState(to)).flat();
+    // Left partitions no longer kept are deleted (an empty value), so the hash does not grow.
+    const dropped = Object.keys(from.left ?? {})
+      .filter((key) => !(to.left && key in to.left))
+      .flatMap((key) => [`left:${key}`, '']);
+    const fields = [
+      ...Object.entries(serializeState(to)).flat(),
+      ...dropped,
+      'written_by',
+      this.instanceId,
+    ];
     const averages = closed.flatMap((average) => {
       const entry = Object.entries(averageFields(average)).flat();
       return [averageEntryId(average), entry.length / 2, ...entry];
@@ -92,26 +116,53 @@ export class AggregatorRepository {
   }
 
   /**
-   * In one snapshot (MULTI): the producer's watermark, whether the partition is a stream, and its
-   * newest entry's ID (null if none).
+   * In one snapshot (MULTI): the producer's watermark, whether the partition is a stream, its
+   * newest entry's ID (null if none), and the saved cursor.
    */
-  async progress(
-    key: string,
-  ): Promise<{ watermarkMs: number | null; exists: boolean; lastId: string | null }> {
+  async progress(key: string): Promise<{
+    watermarkMs: number | null;
+    exists: boolean;
+    lastId: string | null;
+    /** The saved cursor and who saved it (null fields when the state is gone). */
+    saved: { streamKey: string | null; lastId: string | null; writer: string | null };
+  }> {
     const replies = (await this.redis
       .multi()
       .hget(PRODUCER_STATE_KEY, 'watermark_ms')
       .type(key)
       .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
+      .hmget(AGGREGATOR_STATE_KEY, 'current_stream_key', 'last_message_id', 'written_by')
       .exec())!;
-    const [[, watermark], [, type], [rangeError, newest]] = replies;
+    const [[, watermark], [, type], [rangeError, newest], [, cursor]] = replies;
     const exists = type === 'stream';
     const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
+    const [savedKey, savedId, writer] = cursor as (string | null)[];
     return {
       watermarkMs: parseWatermark(watermark as string | null),
       exists,
       lastId: top?.[0] ?? null,
+      saved: { streamKey: savedKey, lastId: savedId, writer },
     };
+  }
+
+  /** The producer's watermark (Unix ms: every reading before it is written), or null without one. */
+  async watermark(): Promise<number | null> {
+    return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+  }
+
+  /** Each stream's newest entry ID (null for an empty or missing one), in one round trip. */
+  async newestIds(keys: readonly string[]): Promise<(string | null)[]> {
+    const pipeline = this.redis.pipeline();
+    keys.forEach((key) => pipeline.xrevrange(key, '+', '-', 'COUNT', 1));
+    return ((await pipeline.exec()) ?? []).map(([error, reply]) =>
+      error ? null : ((reply as [string, string[]][])[0]?.[0] ?? null),
+    );
+  }
+
+  /** IDs of up to `count` entries of `key` after `afterId`. */
+  async idsAfter(key: string, afterId: string, count: number): Promise<string[]> {
+    const start = afterId === '0' ? '-' : `(${afterId}`;
+    return (await this.redis.xrange(key, start, '+', 'COUNT', count)).map(([id]) => id);
   }
 
   /** Whether a partition is there to read: a stream (a key of another type is someone else's). */

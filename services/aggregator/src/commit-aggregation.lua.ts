@@ -85,6 +85,10 @@ while i <= #ARGV do
 end
 
 redis.call('HSET', state, unpack(fields))
+-- A field given an empty value is one the state no longer keeps (a left partition dropped).
+for k = 1, #fields, 2 do
+  if fields[k + 1] == '' then redis.call('HDEL', state, fields[k]) end
+end
 local watermark = redis.call('HGET', producer, 'watermark_ms')
 return { added, watermark }
 `;

@@ -10,7 +10,12 @@ import {
   type PrivateRedis,
   metricValue,
 } from '@temps/testing';
-import { DAY_MS, ENTRY_REJECT_REASONS, SKIP_REASONS, partitionKeysBetween } from '@temps/streams';
+import {
+  DAY_MS,
+  READING_REJECT_REASONS,
+  PARTITION_SKIP_REASONS,
+  partitionKeysBetween,
+} from '@temps/streams';
 import type { Redis } from 'ioredis';
 
 const JAN_1_2025 = Date.UTC(2025, 0, 1);
@@ -215,12 +220,12 @@ describe('aggregator', () => {
     const { aggregator, base } = await aggregate(['temps:20250101']);
     await waitingAtEnd(aggregator, 'temps:20250102');
     const text = await (await fetch(`${base}/metrics`)).text();
-    for (const reason of ENTRY_REJECT_REASONS)
+    for (const reason of READING_REJECT_REASONS)
       expect([
         reason,
         metricValue(text, `temps_readings_rejected_total{reason="${reason}",service="aggregator"}`),
       ]).toEqual([reason, 0]);
-    for (const reason of SKIP_REASONS)
+    for (const reason of PARTITION_SKIP_REASONS)
       expect([
         reason,
         metricValue(
@@ -280,6 +285,35 @@ describe('aggregator', () => {
     expect(await snapshotRedis(redis)).toEqual(before);
   });
 
+  it('refuses a saved partition before 1970 as corrupted state', async () => {
+    await redis.hset('aggregating_consumer_state', {
+      current_stream_key: 'temps:19691231',
+      last_message_id: '0',
+      current_hourly_total: '0',
+      current_hourly_count: '0',
+    });
+    const before = await snapshotRedis(redis);
+    const finished = await runService('aggregator', [], {
+      ...env(),
+      PORT: String(await freePort()),
+    });
+    expect(finished.code).toBe(1);
+    expect(finished.stderr.trim()).toMatch(
+      /^aggregator: aggregating_consumer_state is corrupted: current_stream_key is not a partition name \("temps:19691231"\)/,
+    );
+    expect(await snapshotRedis(redis)).toEqual(before);
+  });
+
+  it('aggregates temps:99991231, the last day there can be, and waits there', async () => {
+    await produce('--start', '9999-12-31', '--days', '1', '--seed', '8');
+    const { aggregator } = await aggregate(['temps:99991231']);
+    await waitingAtEnd(aggregator, 'temps:99991231');
+    const averages = await actualAverages(redis);
+    expect(averages).toHaveLength(24);
+    expect(averages[23]).toEqual(expect.objectContaining({ date: '9999/12/31', hour: '23' }));
+    expect(aggregator.stdout + aggregator.stderr).not.toMatch(/temps:1000/);
+  });
+
   it('without saved state prints the seed hints and exits 1; an invalid key touches nothing', async () => {
     const none = await runService('aggregator', [], { ...env(), PORT: String(await freePort()) });
     expect(none.code).toBe(1);
@@ -288,7 +322,13 @@ describe('aggregator', () => {
     );
     await produce('--days', '1', '--seed', '1');
     const before = await snapshotRedis(redis);
-    for (const bad of ['temps:garbage', 'temps:20250230', 'hello']) {
+    for (const bad of [
+      'temps:garbage',
+      'temps:20250230',
+      'hello',
+      'temps:19691231',
+      'temps:00010101',
+    ]) {
       const invalid = await runService('aggregator', [bad], env());
       expect(invalid.code).toBe(1);
       expect(invalid.stdout.trim()).toBe('Invalid stream key supplied.');

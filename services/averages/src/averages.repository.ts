@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { AVERAGES_READER_STATE_KEY, AVERAGES_STREAM, isEntryId } from '@temps/streams';
@@ -13,9 +14,26 @@ export class CorruptStateError extends Error {
   override name = 'CorruptStateError';
 }
 
+/**
+ * What a save found: `saved`; `gone` (no state); `mine` (this process saved it already: a resend
+ * after a dropped connection); `other` (another reader saved it); `reset` (set back by a start over).
+ */
+export type SaveOutcome = 'saved' | 'gone' | 'mine' | 'other' | 'reset';
+
+const SAVE_LUA = `
+local saved = redis.call('HMGET', KEYS[1], 'last_message_id', 'written_by')
+if not saved[1] then return { 'gone', false } end
+if saved[1] ~= ARGV[1] then return { 'moved', saved[2] } end
+redis.call('HSET', KEYS[1], 'last_message_id', ARGV[2], 'last_seq', ARGV[3], 'written_by', ARGV[4])
+return { 'saved', false }
+`;
+
 /** The averages reader's own state; it writes nothing else. */
 @Injectable()
 export class AveragesRepository {
+  /** Saved as `written_by`: tells this process's saves from another reader's. */
+  readonly instanceId = randomUUID();
+
   constructor(@Inject(Redis) private readonly redis: Redis) {}
 
   async load(): Promise<ReaderState | null> {
@@ -51,10 +69,35 @@ export class AveragesRepository {
     return this.redis.xrange(AVERAGES_STREAM, `(${afterId}`, '+', 'COUNT', count);
   }
 
-  async save(state: ReaderState): Promise<void> {
-    await this.redis.hset(AVERAGES_READER_STATE_KEY, {
-      last_message_id: state.lastId,
-      last_seq: String(state.lastSeq),
-    });
+  /** Saves a first state, unless one appeared meanwhile (then that one is returned). */
+  async initialize(state: ReaderState): Promise<ReaderState> {
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], 'last_message_id', ARGV[1], 'last_seq', ARGV[2], 'written_by', ARGV[3]) end",
+      1,
+      AVERAGES_READER_STATE_KEY,
+      state.lastId,
+      String(state.lastSeq),
+      this.instanceId,
+    );
+    return (await this.load()) ?? state;
+  }
+
+  /**
+   * Moves the saved position from `from` to `to`, only if it is still at `from`: a position from
+   * memory never overwrites one someone else saved. Returns what stood in the way otherwise.
+   */
+  async save(from: ReaderState, to: ReaderState): Promise<SaveOutcome> {
+    const [outcome, writer] = (await this.redis.eval(
+      SAVE_LUA,
+      1,
+      AVERAGES_READER_STATE_KEY,
+      from.lastId,
+      to.lastId,
+      String(to.lastSeq),
+      this.instanceId,
+    )) as [string, string | null];
+    if (outcome === 'saved') return 'saved';
+    if (outcome === 'gone') return 'gone';
+    return writer === this.instanceId ? 'mine' : writer ? 'other' : 'reset';
   }
 }

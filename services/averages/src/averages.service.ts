@@ -1,12 +1,21 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StreamCursor, StreamCursorSource, StreamReadEvent } from '@temps/redis';
-import { AVERAGES_STREAM, compareEntryIds, decodeAverage, describeAverage } from '@temps/streams';
+import {
+  AVERAGES_READER_STATE_KEY,
+  AVERAGES_STREAM,
+  compareEntryIds,
+  decodeAverage,
+  describeAverage,
+} from '@temps/streams';
 import { AVERAGES_CONFIG } from './averages.constants';
 import type { AveragesConfig } from './averages-config';
 import { AveragesMetrics } from './averages.metrics';
 import { AveragesRepository, type ReaderState } from './averages.repository';
 
 const RECENT_IDS = 1_000;
+
+/** How long another reader's position must stay unchanged before a waiting one takes over. */
+const STANDBY_QUIET_MS = 10_000;
 const YELLOW = '\u001b[33m';
 const RESET = '\u001b[0m';
 
@@ -18,6 +27,8 @@ export class AveragesService implements StreamCursorSource {
   private waiting = false;
   /** IDs this process has read, oldest first: where to go back to if the stream is set back. */
   private readonly recent: string[] = [];
+  /** Set while another reader saves the position: what it saved, and since when it is unchanged. */
+  private standby: { saved: string; since: number } | null = null;
 
   constructor(
     @Inject(AVERAGES_CONFIG) private readonly config: AveragesConfig,
@@ -27,8 +38,7 @@ export class AveragesService implements StreamCursorSource {
 
   async start(): Promise<void> {
     const saved = await this.repository.load();
-    if (saved) this.state = saved;
-    else await this.repository.save(this.state);
+    this.state = saved ?? (await this.repository.initialize(this.state));
     this.print(
       `Starting averages consumer in stream ${AVERAGES_STREAM} at message ${this.state.lastId}.`,
     );
@@ -40,10 +50,12 @@ export class AveragesService implements StreamCursorSource {
   }
 
   cursor(): StreamCursor {
-    return [[AVERAGES_STREAM, this.state.lastId]];
+    // In standby: idle turns only.
+    return this.standby ? [] : [[AVERAGES_STREAM, this.state.lastId]];
   }
 
   async handle(event: StreamReadEvent): Promise<void> {
+    if (this.standby) return this.watchOther(this.standby);
     const entries = event.reads.find((read) => read.stream === AVERAGES_STREAM)?.entries ?? [];
     if (entries.length === 0) {
       await this.followSetBack();
@@ -66,20 +78,22 @@ export class AveragesService implements StreamCursorSource {
         this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
         continue;
       }
-      if (average.seq > lastSeq + 1) {
+      // Averages without `seq` (the exercise's own format) cannot tell what was trimmed: no gap.
+      if (average.seq !== null && average.seq > lastSeq + 1) {
         const gap = average.seq - lastSeq - 1;
         missed += gap;
         lines.push(
           `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
         );
       }
-      lastSeq = Math.max(lastSeq, average.seq);
+      if (average.seq !== null) lastSeq = Math.max(lastSeq, average.seq);
       lines.push(this.highlight(describeAverage(average)));
       read++;
     }
+    // Printed before the position is saved: a crash in between prints a line again on restart,
+    // never loses one.
     lines.forEach((line) => this.print(line));
-    this.state = { lastId: entries[entries.length - 1][0], lastSeq };
-    await this.repository.save(this.state);
+    if (!(await this.saveOrYield({ lastId: entries[entries.length - 1][0], lastSeq }))) return;
     this.metrics.read.inc(read);
     this.metrics.missed.inc(missed);
     this.metrics.malformed.inc(malformed);
@@ -101,8 +115,54 @@ export class AveragesService implements StreamCursorSource {
     this.logger.warn(
       `${AVERAGES_STREAM} was set back (entries after ${lastId} were deleted); reading on from there.`,
     );
-    this.state = { ...this.state, lastId };
-    await this.repository.save(this.state);
+    await this.saveOrYield({ ...this.state, lastId });
+  }
+
+  /**
+   * Saves the new position unless the saved one moved under this process (Redis holds the truth);
+   * returns whether this process goes on from `to`.
+   */
+  private async saveOrYield(to: ReaderState): Promise<boolean> {
+    const outcome = await this.repository.save(this.state, to);
+    if (outcome === 'saved' || outcome === 'mine') {
+      this.state = to;
+      return true;
+    }
+    if (outcome === 'gone') {
+      this.logger.warn(
+        `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran; reading ${AVERAGES_STREAM} again from its start.`,
+      );
+      this.state = await this.repository.initialize({ lastId: '0', lastSeq: 0 });
+    } else if (outcome === 'reset') {
+      this.state = (await this.repository.load()) ?? { lastId: '0', lastSeq: 0 };
+      this.logger.warn(
+        `${AVERAGES_READER_STATE_KEY} was set back by a start over; reading on from message ${this.state.lastId}.`,
+      );
+    } else {
+      const saved = (await this.repository.load()) ?? this.state;
+      this.logger.warn(
+        `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+      );
+      this.standby = { saved: JSON.stringify(saved), since: Date.now() };
+    }
+    this.recent.length = 0;
+    return false;
+  }
+
+  /** In standby: take over once the saved position has not changed for STANDBY_QUIET_MS. */
+  private async watchOther(standby: { saved: string; since: number }): Promise<void> {
+    const saved = await this.repository.load();
+    const now = JSON.stringify(saved);
+    if (now !== standby.saved) {
+      this.standby = { saved: now, since: Date.now() };
+      return;
+    }
+    if (Date.now() - standby.since < STANDBY_QUIET_MS) return;
+    this.standby = null;
+    this.state = saved ?? (await this.repository.initialize({ lastId: '0', lastSeq: 0 }));
+    this.logger.warn(
+      `${AVERAGES_READER_STATE_KEY} has not changed for ${STANDBY_QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
+    );
   }
 
   private highlight(line: string): string {

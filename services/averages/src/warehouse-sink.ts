@@ -105,13 +105,17 @@ export class WarehouseSink implements OnModuleInit {
     for (const [, fields] of entries) {
       const average = averageToRow(fields);
       if (!average) continue; // the reader counts and reports entries that are not averages
-      if (average.seq <= from.lastSeq && rows.length === 0) {
-        // Numbering began again after the position: the stream was emptied and refilled.
-        await this.beginAgain(from);
-        return false;
+      // Averages without `seq` (the exercise's own format) are stored by hour; they cannot say
+      // what was trimmed or whether the stream began again.
+      if (average.seq !== null) {
+        if (average.seq <= from.lastSeq && rows.length === 0) {
+          // Numbering began again after the position: the stream was emptied and refilled.
+          await this.beginAgain(from);
+          return false;
+        }
+        if (average.seq > lastSeq + 1) missed += average.seq - lastSeq - 1;
+        lastSeq = Math.max(lastSeq, average.seq);
       }
-      if (average.seq > lastSeq + 1) missed += average.seq - lastSeq - 1;
-      lastSeq = Math.max(lastSeq, average.seq);
       rows.push(average.row);
     }
     const to = { lastId: entries[entries.length - 1][0], lastSeq };

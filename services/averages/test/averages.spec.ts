@@ -121,6 +121,44 @@ describe('averages reader', () => {
     expect(plain.stdout).not.toContain('\u001b[');
   });
 
+  it("reads averages in the exercise's own format (no seq, auto IDs) as the exercise does", async () => {
+    // As the exercise's reference aggregator writes them: four fields, an ID from the clock, a cap.
+    const reference = (hour: string, average: string) =>
+      redis.xadd(
+        'temps:averages',
+        'MAXLEN',
+        '~',
+        '120',
+        '*',
+        'hour',
+        hour,
+        'date',
+        '2025/01/01',
+        'average_temp_f',
+        average,
+        'num_observations',
+        '3600',
+      );
+    await reference('0', '48');
+    await reference('1', '51.25');
+    const { child, base } = await start('averages');
+    await child.waitFor('Waiting for new messages');
+    await reference('2', '-3');
+    await eventually(() => child.stdout.includes('at 2 was -3F'));
+    expect(child.stdout.split('\n').filter((l) => l.startsWith('Average'))).toEqual([
+      'Average temperature for 2025/01/01 at 0 was 48F (3600 observations).',
+      'Average temperature for 2025/01/01 at 1 was 51.25F (3600 observations).',
+      'Average temperature for 2025/01/01 at 2 was -3F (3600 observations).',
+    ]);
+    expect(child.stdout + child.stderr).not.toMatch(/Skipping|Missed/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^temps_averages_read_total\{service="averages"\} 3$/m);
+    expect(metrics).toMatch(/^temps_averages_malformed_total\{service="averages"\} 0$/m);
+    expect(metrics).toMatch(/^temps_averages_missed_total\{service="averages"\} 0$/m);
+    const [[lastId]] = await redis.xrevrange('temps:averages', '+', '-', 'COUNT', 1);
+    expect(await redis.hget('averages_consumer_state', 'last_message_id')).toBe(lastId);
+  });
+
   it('stops cleanly on SIGTERM within 2 s', async () => {
     const { child } = await start('averages');
     await child.waitFor('Waiting for new messages');
@@ -193,5 +231,80 @@ describe('npm run consumers', () => {
     );
     resumed.child.kill('SIGTERM');
     expect(await resumed.exited).toBe(0);
+  });
+});
+
+describe('averages reader: state that vanishes or is replaced while it runs', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  let running: ServiceProcess[] = [];
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client();
+  });
+  afterEach(async () => {
+    await Promise.all(running.map((p) => p.kill('SIGKILL')));
+    running = [];
+  });
+  afterAll(() => server.stop());
+  beforeEach(() => redis.flushall());
+
+  const average = (hour: number, seq: number) =>
+    redis.xadd(
+      'temps:averages',
+      `${Date.UTC(2025, 0, 1) + hour * 3_600_000}-0`,
+      'hour',
+      String(hour),
+      'date',
+      '2025/01/01',
+      'average_temp_f',
+      '50',
+      'num_observations',
+      '3600',
+      'seq',
+      String(seq),
+    );
+  async function reader() {
+    const child = new ServiceProcess('averages', [], {
+      REDIS_URL: server.url,
+      PORT: String(await freePort()),
+    });
+    running.push(child);
+    return child;
+  }
+  const lines = (child: ServiceProcess, pattern: RegExp) =>
+    (child.stdout + child.stderr).split('\n').filter((l) => pattern.test(l)).length;
+
+  it('its state deleted: says so once and reads temps:averages again from its start', async () => {
+    await average(0, 1);
+    const child = await reader();
+    await child.waitFor('Waiting for new messages');
+    await redis.del('averages_consumer_state');
+    await average(1, 2);
+    await child.waitFor(
+      'averages_consumer_state disappeared from Redis while the reader ran; reading temps:averages again from its start.',
+    );
+    await eventually(async () => (await redis.hget('averages_consumer_state', 'last_seq')) === '2');
+    expect(lines(child, /disappeared from Redis/)).toBe(1);
+    expect(lines(child, /at 1 was 50F/)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a second reader on the same state says so once and waits; no position from memory is written over', async () => {
+    await average(0, 1);
+    const first = await reader();
+    await first.waitFor('Waiting for new messages');
+    const second = await reader();
+    await second.waitFor('Waiting for new messages');
+    for (let hour = 1; hour <= 5; hour++) {
+      await average(hour, hour + 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await eventually(async () => (await redis.hget('averages_consumer_state', 'last_seq')) === '6');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const [[lastId]] = await redis.xrevrange('temps:averages', '+', '-', 'COUNT', 1);
+    expect(await redis.hget('averages_consumer_state', 'last_message_id')).toBe(lastId);
+    const warned =
+      lines(first, /Another averages reader/) + lines(second, /Another averages reader/);
+    expect(warned).toBe(1);
   });
 });

@@ -110,6 +110,35 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
       expect(child.stdout).toMatch(/Average temperature for \d{4}\/\d{2}\/\d{2} at \d+ was -?\d+F/);
     });
 
+    it("stores averages in the exercise's own format too (no seq, auto IDs), as the reader prints them", async () => {
+      for (let hour = 0; hour < 24; hour++) {
+        await redis.xadd(
+          'temps:averages',
+          '*',
+          'hour',
+          String(hour),
+          'date',
+          '2025/01/03',
+          'average_temp_f',
+          String(40 + hour),
+          'num_observations',
+          '3600',
+        );
+      }
+      const { child } = await start({ WAREHOUSE_URL: database.url });
+      await child.waitFor('Average temperature for 2025/01/03 at 23 was 63F (3600 observations).');
+      await eventually(
+        async () =>
+          (await queryRows(database.url, 'select count(*)::int as n from hourly_averages'))[0].n ===
+          24,
+        20_000,
+      );
+      const rows = await panelRows();
+      expect(
+        rows.map((r) => [new Date(r.time).getTime(), r.average_temp_f, r.mean_temp_f]),
+      ).toEqual(Array.from({ length: 24 }, (_, i) => [Date.UTC(2025, 0, 3, 23 - i), 63 - i, null]));
+    });
+
     it('counts the hours trimmed from temps:averages before they could be stored', async () => {
       await addSyntheticAverages(redis, 0, 300, 120);
       const { child, base } = await start({ WAREHOUSE_URL: database.url });

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DAY_MS, PARTITION_RANGE } from '@temps/streams';
 import {
   ConfigError,
   booleanFromEnv,
@@ -39,12 +40,28 @@ function integer(min: number, max: number, what: string) {
   };
 }
 
+/**
+ * The days a run can cover (Unix ms, end exclusive): what partition names and stream IDs hold,
+ * less 1970-01-01, whose first reading would get the ID 0-0, which no stream accepts.
+ */
+export const RUN_RANGE = {
+  startMs: PARTITION_RANGE.startMs + DAY_MS,
+  endMs: PARTITION_RANGE.endMs,
+};
+const FIRST_DAY = new Date(RUN_RANGE.startMs).toISOString().slice(0, 10);
+const LAST_DAY = new Date(RUN_RANGE.endMs - DAY_MS).toISOString().slice(0, 10);
+
 function startDate(raw: string): number | 'now' {
   if (raw === 'now') return 'now';
   const match = DATE.exec(raw);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
   if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw) {
     throw new InvalidArgumentError('Expected a calendar date as YYYY-MM-DD, or "now".');
+  }
+  if (ms < RUN_RANGE.startMs || ms >= RUN_RANGE.endMs) {
+    throw new InvalidArgumentError(
+      `Expected a day from ${FIRST_DAY} to ${LAST_DAY} (stream IDs start above 0-0 at 1970-01-01T00:00:00Z; partition names have eight digits).`,
+    );
   }
   return ms;
 }
@@ -141,6 +158,12 @@ export function parseProducerConfig(
     throw new ConfigError('--follow (PRODUCER_FOLLOW) cannot be used with --days (PRODUCER_DAYS).');
   }
   if (follow) explicit.add('days');
+  const startMs = opts.start === 'now' ? Date.now() : opts.start;
+  if (!follow && startMs + opts.days * DAY_MS > RUN_RANGE.endMs) {
+    throw new ConfigError(
+      `--start + --days must end by ${LAST_DAY} (the last partition, temps:99991231); ${opts.days} days from ${new Date(startMs).toISOString().slice(0, 10)} end later.`,
+    );
+  }
   return {
     start: opts.start,
     days: follow ? null : opts.days,

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { keyTypes, scanPartitions } from '@temps/redis';
 import {
+  PARTITION_RANGE,
   PRODUCER_STATE_KEY,
   deviceName,
   partitionDayStart,
@@ -37,12 +39,33 @@ type WithWriteBatch = Redis & {
 @Injectable()
 export class ProducerRepository {
   private readonly redis: WithWriteBatch;
+  /** Saved as `written_by` with every batch: tells this process's batches from another's. */
+  readonly instanceId = randomUUID();
 
   constructor(@Inject(Redis) redis: Redis) {
     if (!('writeBatch' in redis)) {
       redis.defineCommand('writeBatch', { numberOfKeys: 2, lua: WRITE_BATCH_LUA });
     }
     this.redis = redis as WithWriteBatch;
+  }
+
+  /** The saved run's progress and whether this process wrote its last batch (null: no run). */
+  async progress(): Promise<{ runId: string; watermarkMs: string; mine: boolean } | null> {
+    const [runId, watermarkMs, writtenBy] = await this.redis.hmget(
+      PRODUCER_STATE_KEY,
+      'run_id',
+      'watermark_ms',
+      'written_by',
+    );
+    if (runId === null) return null;
+    return { runId, watermarkMs: watermarkMs ?? '', mine: writtenBy === this.instanceId };
+  }
+
+  /** Redis's memory use and limit in bytes (limit 0: none), from INFO memory. */
+  async memory(): Promise<{ usedBytes: number; maxBytes: number }> {
+    const info = await this.redis.info('memory');
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
   }
 
   async loadRun(): Promise<SavedRun | null> {
@@ -69,7 +92,7 @@ export class ProducerRepository {
     const tx = this.redis.multi();
     if (partitions.length > 0) tx.del(...partitions);
     tx.del(PRODUCER_STATE_KEY);
-    tx.hset(PRODUCER_STATE_KEY, serializeSavedRun(run));
+    tx.hset(PRODUCER_STATE_KEY, { ...serializeSavedRun(run), written_by: this.instanceId });
     await tx.exec();
   }
 
@@ -86,6 +109,7 @@ export class ProducerRepository {
       batch.expireAtMs,
       batch.watermarkMs,
       JSON.stringify(batch.generator),
+      this.instanceId,
       ...names,
       ...batch.temps,
     );
@@ -144,6 +168,17 @@ function parseSavedRun(hash: Record<string, string>): SavedRun {
     watermarkMs: number('watermark_ms'),
     generator,
   };
+  // A run outside the days partitions can hold was not written by this producer.
+  const inRange = (ms: number) => ms >= PARTITION_RANGE.startMs && ms <= PARTITION_RANGE.endMs;
+  if (
+    !inRange(run.startMs) ||
+    !inRange(run.watermarkMs) ||
+    (run.endMs !== null && !inRange(run.endMs))
+  ) {
+    throw new CorruptStateError(
+      `${PRODUCER_STATE_KEY} holds a run outside 1970-01-01 … 9999-12-31; start a new run without --resume.`,
+    );
+  }
   if (generator.temps.length !== run.devices) {
     throw new CorruptStateError(
       `${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`,

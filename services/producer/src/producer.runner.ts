@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
 import {
+  PRODUCER_STATE_KEY,
   ReadingGenerator,
   partitionKeyFor,
   partitionKeysBetween,
@@ -26,6 +27,22 @@ export class ResumeConflictError extends Error {
 export class BlockedPartitionError extends Error {
   override name = 'BlockedPartitionError';
 }
+
+/** Redis refused a batch for lack of memory (maxmemory with noeviction). */
+export class RedisFullError extends Error {
+  override name = 'RedisFullError';
+}
+
+/** The run this process was writing disappeared from Redis or was replaced by another run. */
+export class RunLostError extends Error {
+  override name = 'RunLostError';
+}
+
+/** Memory a reading takes in a partition with Redis's default stream node settings (measured). */
+const BYTES_PER_READING = 20;
+
+/** How long another producer's writes must pause before a waiting one takes over. */
+const STANDBY_QUIET_MS = 10_000;
 
 /** The reason a batch was refused because its partition holds what this producer did not write. */
 function blockedPartition(error: unknown): string | null {
@@ -61,6 +78,7 @@ export class ProducerRunner {
         return;
       } catch (error) {
         if (this.stopping.signal.aborted) throw error;
+        const message = String((error as Error)?.message);
         const blocked = blockedPartition(error);
         if (blocked !== null) {
           // Someone else's key or entries where this run must write: a bounded run says so and
@@ -68,20 +86,81 @@ export class ProducerRunner {
           if (run.endMs !== null) throw new BlockedPartitionError(blocked);
           this.reportBlocked(blocked);
           await this.pause(1_000);
-        } else if (String(error).includes('POSITION_MISMATCH')) {
-          // After a dropped connection ioredis sends unanswered commands again, and the Lua guard
-          // refuses a batch that was in fact applied.
-          this.logger.warn('A batch was refused as already written; continuing from Redis.');
+        } else if (message.startsWith('OOM ')) {
+          // Redis refused the whole batch (a script that writes is refused before it runs): a
+          // bounded run says why and ends; a following one waits for expiry to free memory.
+          const full = await this.describeFull(run);
+          if (run.endMs !== null) throw new RedisFullError(full);
+          this.reportBlocked(full);
+          await this.pause(1_000);
+        } else if (/^(STATE_GONE|STALE_RUN) /.test(message)) {
+          // The run this process was writing is no longer in Redis: never write it back from memory.
+          throw new RunLostError(
+            message.startsWith('STATE_GONE')
+              ? `${message.slice('STATE_GONE '.length)}; start the producer again to begin a new run.`
+              : `${message.slice('STALE_RUN '.length)}: another producer started a new run, so this one stops.`,
+          );
+        } else if (message.includes('POSITION_MISMATCH')) {
+          // Either this process's own batch, applied just before a connection dropped and sent
+          // again by ioredis (go on quietly), or another producer writing the same run.
+          const progress = await this.repository.progress();
+          if (progress && !progress.mine) await this.waitForOther(progress.watermarkMs);
         } else {
           throw error;
         }
-        // Either way Redis holds the truth: continue from the saved position.
+        // Redis holds the truth: continue from the saved position.
         run = await this.repository.loadRun();
+        if (!run) {
+          throw new RunLostError(
+            `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran; start the producer again to begin a new run.`,
+          );
+        }
       }
     }
   }
 
+  /** Another process writes this run: say so once, wait until it has been quiet for 10 s. */
+  private async waitForOther(watermark: string): Promise<void> {
+    this.logger.warn(
+      `Another producer is writing this run (${PRODUCER_STATE_KEY}); this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+    );
+    let since = Date.now();
+    while (!this.stopping.signal.aborted && Date.now() - since < STANDBY_QUIET_MS) {
+      this.heartbeat.beat(); // waiting on purpose, not stuck
+      await this.pause(1_000);
+      const progress = await this.repository.progress();
+      if (!progress) return; // gone: reported by the caller
+      if (progress.watermarkMs !== watermark) {
+        watermark = progress.watermarkMs;
+        since = Date.now();
+      }
+    }
+    this.logger.warn(`${PRODUCER_STATE_KEY} has not changed for 10 s; continuing the run.`);
+  }
+
+  /** One line on a full Redis: how much memory this run needs, and what to change. */
+  private async describeFull(run: SavedRun): Promise<string> {
+    const { usedBytes, maxBytes } = await this.repository
+      .memory()
+      .catch(() => ({ usedBytes: 0, maxBytes: 0 }));
+    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
+    const perDay = Math.ceil(DAY_MS / run.intervalMs) * run.devices;
+    // A partition lives until two days after its last reading: a paced run holds up to three days;
+    // one at --speed max holds everything it writes (its expiry is days away in real time).
+    const days = run.paced
+      ? 3
+      : run.endMs === null
+        ? null
+        : Math.ceil((run.endMs - run.startMs) / DAY_MS);
+    const need =
+      days === null
+        ? 'a --follow run at --speed max keeps every reading it writes for days of real time; give it a --speed'
+        : `this run keeps up to ${(days * perDay).toLocaleString('en-US')} readings alive at once (${days} days × ${perDay.toLocaleString('en-US')} a day), about ${mb(days * perDay * BYTES_PER_READING)} at ~${BYTES_PER_READING} bytes a reading (~15 with stream-node-max-entries 1000 and stream-node-max-bytes 0); raise maxmemory, or write fewer days or devices or a longer --interval-ms`;
+    return `Redis is full (used_memory ${mb(usedBytes)}, maxmemory ${mb(maxBytes)}) and refused a batch of readings, writing none of it: ${need}`;
+  }
+
   private reportBlocked(reason: string): void {
+    this.heartbeat.blocked(reason);
     if (Date.now() - this.lastBlockedLog < 30_000) return;
     this.lastBlockedLog = Date.now();
     this.logger.error(`Cannot write: ${reason}. Retrying every second.`);

@@ -1,4 +1,4 @@
-import { DAY_MS, SimulatedClock, startOfDay } from '@temps/streams';
+import { DAY_MS, PARTITION_RANGE, SimulatedClock, startOfDay } from '@temps/streams';
 
 /** The fixed parameters of one producer run, saved in Redis so that a resumed run is the same run. */
 export interface RunParams {
@@ -43,10 +43,12 @@ export function nextStep(
   maxEntries: number,
 ): NextStep {
   const firstMs = alignToTick(run, watermarkMs);
-  if (run.endMs !== null && firstMs >= run.endMs) return { kind: 'done' };
+  // A run without an end still ends with temps:99991231, the last partition there can be.
+  const endMs = Math.min(run.endMs ?? Infinity, PARTITION_RANGE.endMs);
+  if (firstMs >= endMs) return { kind: 'done' };
 
   const clock = clockOf(run);
-  let limitMs = Math.min(startOfDay(firstMs) + DAY_MS, run.endMs ?? Infinity);
+  let limitMs = Math.min(startOfDay(firstMs) + DAY_MS, endMs);
   if (run.paced) {
     const dueMs = clock.toSim(nowRealMs);
     if (firstMs > dueMs) return { kind: 'wait', untilRealMs: Math.ceil(clock.toReal(firstMs)) };

@@ -7,16 +7,19 @@
  * KEYS[1] partition stream        KEYS[2] producer state hash
  * ARGV[1] run id                  ARGV[2] first reading (Unix ms)     ARGV[3] interval (ms)
  * ARGV[4] devices (n)             ARGV[5] expire at (real Unix ms)    ARGV[6] new watermark (ms)
- * ARGV[7] generator state (JSON)  ARGV[8 .. 7+n] device names when n > 1, then the temperatures,
- *                                 tick by tick, device by device.
+ * ARGV[7] generator state (JSON)  ARGV[8] this process's id (saved as written_by)
+ * ARGV[9 .. 8+n] device names when n > 1, then the temperatures, tick by tick, device by device.
  */
 export const WRITE_BATCH_LUA = `
 local partition, state = KEYS[1], KEYS[2]
 local first, interval, devices = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local saved = redis.call('HMGET', state, 'run_id', 'watermark_ms')
+if not saved[1] then
+  return redis.error_reply('STATE_GONE ' .. state .. ' disappeared from Redis while the producer ran')
+end
 if saved[1] ~= ARGV[1] then
-  return redis.error_reply('STALE_RUN the producer run was reset or replaced by another run')
+  return redis.error_reply('STALE_RUN ' .. state .. ' now holds run ' .. saved[1] .. ', not this producer run ' .. ARGV[1])
 end
 if tonumber(saved[2]) ~= first then
   return redis.error_reply('POSITION_MISMATCH batch starts at ' .. ARGV[2] .. ', saved position is ' .. tostring(saved[2]))
@@ -48,13 +51,13 @@ if kind ~= 'none' then
 end
 
 local names = devices > 1 and devices or 0
-local firstTemp = 8 + names
+local firstTemp = 9 + names
 local count = #ARGV - firstTemp + 1
 for i = 0, count - 1 do
   local device = i % devices
   local id = string.format('%d-%d', first + math.floor(i / devices) * interval, device)
   if names > 0 then
-    redis.call('XADD', partition, id, 'temp_f', ARGV[firstTemp + i], 'device_id', ARGV[8 + device])
+    redis.call('XADD', partition, id, 'temp_f', ARGV[firstTemp + i], 'device_id', ARGV[9 + device])
   else
     redis.call('XADD', partition, id, 'temp_f', ARGV[firstTemp + i])
   end
@@ -65,6 +68,6 @@ local now = redis.call('TIME')
 local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local expireAt = math.max(tonumber(ARGV[5]), nowMs + 1000)
 redis.call('PEXPIREAT', partition, string.format('%d', expireAt))
-redis.call('HSET', state, 'watermark_ms', ARGV[6], 'generator', ARGV[7])
+redis.call('HSET', state, 'watermark_ms', ARGV[6], 'generator', ARGV[7], 'written_by', ARGV[8])
 return count
 `;

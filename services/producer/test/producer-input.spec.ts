@@ -49,6 +49,28 @@ describe('producer: bad input is refused before anything is deleted or written',
       /REDIS_URL must start with redis:\/\//,
     ],
     ['a bad PORT', ['--follow'], { PORT: '99999' }, /PORT must be a port number/],
+    // The range partition names and stream IDs can hold, at both edges and beyond.
+    [
+      '1970-01-01 (its first reading would be 0-0)',
+      ['--start', '1970-01-01'],
+      {},
+      /from 1970-01-02 to 9999-12-31/,
+    ],
+    ['a day before 1970', ['--start', '1969-12-31'], {}, /from 1970-01-02 to 9999-12-31/],
+    ['a year before 1000', [], { PRODUCER_START: '0999-12-31' }, /from 1970-01-02 to 9999-12-31/],
+    ['--follow from before 1970', ['--follow', '--start', '1900-01-01'], {}, /from 1970-01-02/],
+    [
+      'a run past 9999-12-31',
+      ['--start', '9999-12-31', '--days', '2'],
+      {},
+      /must end by 9999-12-31/,
+    ],
+    [
+      'a long run past 9999-12-31',
+      ['--start', '9990-01-01', '--days', '36500'],
+      {},
+      /must end by 9999-12-31/,
+    ],
   ];
 
   it.each(cases)('%s: one clear line, exit 1, Redis unchanged', async (_, args, env, message) => {
@@ -123,5 +145,51 @@ describe('producer: bad input is refused before anything is deleted or written',
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('producer: the first and last days a run can have', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client();
+  });
+  afterAll(() => server.stop());
+
+  it.each([
+    ['1970-01-02', 'temps:19700102', `${Date.UTC(1970, 0, 2)}-0`],
+    ['9999-12-31', 'temps:99991231', `${Date.UTC(9999, 11, 31)}-0`],
+  ])('--start %s --days 1 writes %s from %s', async (start, key, firstId) => {
+    const result = await runService('producer', ['--start', start, '--days', '1', '--seed', '1'], {
+      REDIS_URL: server.url,
+    });
+    expect(result.code).toBe(0);
+    expect(await redis.xlen(key)).toBe(86_400);
+    expect((await redis.xrange(key, '-', '+', 'COUNT', 1))[0][0]).toBe(firstId);
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+  });
+
+  it('a saved run outside the range is refused on --resume, nothing written', async () => {
+    await redis.flushall();
+    await runService('producer', ['--start', '2025-01-01', '--days', '1', '--seed', '1'], {
+      REDIS_URL: server.url,
+    });
+    await redis.hset(
+      'producer_state',
+      'start_ms',
+      String(-86_400_000),
+      'end_ms',
+      '0',
+      'watermark_ms',
+      '-1000',
+    );
+    const before = await snapshotRedis(redis);
+    const result = await runService('producer', ['--resume'], { REDIS_URL: server.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(
+      /^producer: producer_state holds a run outside 1970-01-01/,
+    );
+    expect(await snapshotRedis(redis)).toEqual(before);
   });
 });
