@@ -151,6 +151,8 @@ describe('docker-compose.yml', () => {
         '1000',
         '--stream-node-max-bytes',
         '0',
+        '--maxmemory-policy',
+        'volatile-ttl',
       ]),
     );
     expect(redis.image).toMatch(/^redis:\d+\.\d+\.\d+/);
