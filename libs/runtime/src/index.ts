@@ -1,3 +1,4 @@
 export * from './config';
 export * from './run-service';
 export * from './stream-consumer';
+export * from './standby';

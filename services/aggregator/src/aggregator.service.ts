@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StreamCursor, StreamCursorSource, StreamEntry, StreamReadEvent } from '@temps/redis';
-import { ExitRequest } from '@temps/runtime';
+import { ExitRequest, Standby } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
   DAY_MS,
@@ -30,9 +30,6 @@ const REJECTION_LOG_EVERY_MS = 10_000;
 
 /** How often an idle aggregator looks for entries written into partitions it has left. */
 const LEFT_CHECK_EVERY_MS = 2_000;
-
-/** How long another aggregator's state must stay unchanged before a waiting one takes over. */
-const STANDBY_QUIET_MS = 10_000;
 
 /** The saved cursor is not the one this process holds (seen on an idle turn). */
 class StateChangedError extends Error {
@@ -71,7 +68,7 @@ export class AggregatorService implements StreamCursorSource {
   /** Early entries already counted, so that each is counted once however often it is read. */
   private readonly earlySeen = new Set<string>();
   /** Set while another aggregator writes the state: the saved state and since when it is unchanged. */
-  private standby: { saved: string; since: number } | null = null;
+  private standby: Standby | null = null;
   private lastRejectionLog = 0;
 
   constructor(
@@ -168,27 +165,22 @@ export class AggregatorService implements StreamCursorSource {
       return;
     }
     this.logger.warn(
-      `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+      `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
     );
-    this.standby = { saved: JSON.stringify(saved), since: Date.now() };
+    this.standby = new Standby(saved);
   }
 
-  /** In standby: take over once the state has not changed for STANDBY_QUIET_MS. */
-  private async watchOther(standby: { saved: string; since: number }): Promise<void> {
+  /** In standby: take over once the state has not changed for Standby.QUIET_MS. */
+  private async watchOther(standby: Standby): Promise<void> {
     const saved = await this.repository.load();
     if (saved === null) return this.stateGone();
-    const now = JSON.stringify(saved);
-    if (now !== standby.saved) {
-      this.standby = { saved: now, since: Date.now() };
-      return;
-    }
-    if (Date.now() - standby.since < STANDBY_QUIET_MS) return;
+    if (!standby.isQuiet(saved)) return;
     this.standby = null;
     this.state = saved;
     this.writer = (await this.repository.loadWithWriter())?.writer ?? null;
     this.backlog = false;
     this.logger.warn(
-      `${AGGREGATOR_STATE_KEY} has not changed for ${STANDBY_QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
+      `${AGGREGATOR_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
     );
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StreamCursor, StreamCursorSource, StreamReadEvent } from '@temps/redis';
+import { Standby } from '@temps/runtime';
 import {
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
@@ -14,8 +15,6 @@ import { AveragesRepository, type ReaderState } from './averages.repository';
 
 const RECENT_IDS = 1_000;
 
-/** How long another reader's position must stay unchanged before a waiting one takes over. */
-const STANDBY_QUIET_MS = 10_000;
 const YELLOW = '\u001b[33m';
 const RESET = '\u001b[0m';
 
@@ -28,7 +27,7 @@ export class AveragesService implements StreamCursorSource {
   /** IDs this process has read, oldest first: where to go back to if the stream is set back. */
   private readonly recent: string[] = [];
   /** Set while another reader saves the position: what it saved, and since when it is unchanged. */
-  private standby: { saved: string; since: number } | null = null;
+  private standby: Standby | null = null;
 
   constructor(
     @Inject(AVERAGES_CONFIG) private readonly config: AveragesConfig,
@@ -141,27 +140,22 @@ export class AveragesService implements StreamCursorSource {
     } else {
       const saved = (await this.repository.load()) ?? this.state;
       this.logger.warn(
-        `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+        `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
       );
-      this.standby = { saved: JSON.stringify(saved), since: Date.now() };
+      this.standby = new Standby(saved);
     }
     this.recent.length = 0;
     return false;
   }
 
-  /** In standby: take over once the saved position has not changed for STANDBY_QUIET_MS. */
-  private async watchOther(standby: { saved: string; since: number }): Promise<void> {
+  /** In standby: take over once the saved position has not changed for Standby.QUIET_MS. */
+  private async watchOther(standby: Standby): Promise<void> {
     const saved = await this.repository.load();
-    const now = JSON.stringify(saved);
-    if (now !== standby.saved) {
-      this.standby = { saved: now, since: Date.now() };
-      return;
-    }
-    if (Date.now() - standby.since < STANDBY_QUIET_MS) return;
+    if (!standby.isQuiet(saved)) return;
     this.standby = null;
     this.state = saved ?? (await this.repository.initialize({ lastId: '0', lastSeq: 0 }));
     this.logger.warn(
-      `${AVERAGES_READER_STATE_KEY} has not changed for ${STANDBY_QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
+      `${AVERAGES_READER_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
     );
   }
 

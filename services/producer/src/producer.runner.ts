@@ -2,6 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
+import { Standby } from '@temps/runtime';
 import {
   PRODUCER_STATE_KEY,
   ReadingGenerator,
@@ -40,9 +41,6 @@ export class RunLostError extends Error {
 
 /** Memory a reading takes in a partition with Redis's default stream node settings (measured). */
 const BYTES_PER_READING = 20;
-
-/** How long another producer's writes must pause before a waiting one takes over. */
-const STANDBY_QUIET_MS = 10_000;
 
 /** The reason a batch was refused because its partition holds what this producer did not write. */
 function blockedPartition(error: unknown): string | null {
@@ -122,20 +120,19 @@ export class ProducerRunner {
   /** Another process writes this run: say so once, wait until it has been quiet for 10 s. */
   private async waitForOther(watermark: string): Promise<void> {
     this.logger.warn(
-      `Another producer is writing this run (${PRODUCER_STATE_KEY}); this one waits until it has been quiet for ${STANDBY_QUIET_MS / 1000} s.`,
+      `Another producer is writing this run (${PRODUCER_STATE_KEY}); this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
     );
-    let since = Date.now();
-    while (!this.stopping.signal.aborted && Date.now() - since < STANDBY_QUIET_MS) {
+    const standby = new Standby(watermark);
+    for (let quiet = false; !quiet && !this.stopping.signal.aborted;) {
       this.heartbeat.beat(); // waiting on purpose, not stuck
       await this.pause(1_000);
       const progress = await this.repository.progress();
       if (!progress) return; // gone: reported by the caller
-      if (progress.watermarkMs !== watermark) {
-        watermark = progress.watermarkMs;
-        since = Date.now();
-      }
+      quiet = standby.isQuiet(progress.watermarkMs);
     }
-    this.logger.warn(`${PRODUCER_STATE_KEY} has not changed for 10 s; continuing the run.`);
+    this.logger.warn(
+      `${PRODUCER_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; continuing the run.`,
+    );
   }
 
   /** One line on a full Redis: how much memory this run needs, and what to change. */
