@@ -13,3 +13,4 @@ export * from './chaos-ledger';
 export * from './prometheus';
 export * from './postgres';
 export * from './warehouse-check';
+export * from './service-harness';

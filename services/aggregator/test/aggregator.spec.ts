@@ -6,9 +6,8 @@ import {
   freePort,
   runService,
   snapshotRedis,
-  startPrivateRedis,
-  type PrivateRedis,
   metricValue,
+  useServiceHarness,
 } from '@temps/testing';
 import {
   DAY_MS,
@@ -22,37 +21,20 @@ const JAN_1_2025 = Date.UTC(2025, 0, 1);
 const days = (n: number) => partitionKeysBetween(JAN_1_2025, JAN_1_2025 + n * DAY_MS);
 
 describe('aggregator', () => {
-  let server: PrivateRedis;
+  const harness = useServiceHarness();
   let redis: Redis;
-  let running: ServiceProcess[] = [];
-  const env = () => ({ REDIS_URL: server.url });
+  beforeAll(() => (redis = harness.redis));
+  const env = () => harness.env();
   const produce = (...args: string[]) => runService('producer', args, env());
   async function aggregate(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-    const port = await freePort();
-    const aggregator = new ServiceProcess('aggregator', args, {
-      ...env(),
-      PORT: String(port),
-      ...extraEnv,
-    });
-    running.push(aggregator);
-    return { aggregator, base: `http://127.0.0.1:${port}` };
+    const { child: aggregator, base } = await harness.start('aggregator', args, extraEnv);
+    return { aggregator, base };
   }
   const waitingAtEnd = (aggregator: ServiceProcess, last: string) =>
     aggregator.waitFor(
       `Waiting for new messages in stream ${last}, or new stream partition.`,
       60_000,
     );
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-  });
-  afterEach(async () => {
-    await Promise.all(running.map((p) => p.kill('SIGKILL')));
-    running = [];
-  });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   it('averages every hour over all devices, with the seed fields, moving through partitions without idling', async () => {
     await produce('--days', '4', '--devices', '3', '--seed', '11');
@@ -119,12 +101,15 @@ describe('aggregator', () => {
   it('wakes at once for new readings and follows a live producer, closing hours by its watermark', async () => {
     const { aggregator, base } = await aggregate([], { AGGREGATOR_FROM_OLDEST: 'true' });
     await aggregator.waitFor('Waiting for the first stream partition.');
-    const producer = new ServiceProcess(
-      'producer',
-      ['--follow', '--start', '2025-03-01', '--speed', '7200', '--seed', '3'],
-      { ...env(), PORT: String(await freePort()) },
-    );
-    running.push(producer);
+    await harness.start('producer', [
+      '--follow',
+      '--start',
+      '2025-03-01',
+      '--speed',
+      '7200',
+      '--seed',
+      '3',
+    ]);
     // Two simulated hours a second: the averages of 2025-03-02 follow within seconds.
     await eventually(
       async () =>

@@ -1,13 +1,10 @@
 import {
-  ServiceProcess,
   actualAverages,
   eventually,
   expectedAverages,
-  freePort,
   metricValue,
   runService,
-  startPrivateRedis,
-  type PrivateRedis,
+  useServiceHarness,
 } from '@temps/testing';
 import { DAY_MS, HOUR_MS, partitionKeysBetween } from '@temps/streams';
 import type { Redis } from 'ioredis';
@@ -20,29 +17,16 @@ const aggregated = (text: string) =>
   metricValue(text, 'temps_readings_aggregated_total{service="aggregator"}');
 
 describe('aggregator: readings that arrive late or early', () => {
-  let server: PrivateRedis;
+  const harness = useServiceHarness();
   let redis: Redis;
-  let running: ServiceProcess[] = [];
-  const env = () => ({ REDIS_URL: server.url });
+  beforeAll(() => (redis = harness.redis));
+  const env = () => harness.env();
 
   async function start(service: string, args: string[]) {
-    const port = await freePort();
-    const child = new ServiceProcess(service, args, { ...env(), PORT: String(port) });
-    running.push(child);
-    const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const { child, base } = await harness.start(service, args);
+    const metrics = async () => (await fetch(`${base}/metrics`)).text();
     return { child, metrics };
   }
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-  });
-  afterEach(async () => {
-    await Promise.all(running.map((p) => p.kill('SIGKILL')));
-    running = [];
-  });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   it('counts and logs a reading of an hour already published as late, before and after a restart; the average stays', async () => {
     await runService('producer', ['--days', '2', '--seed', '4'], env());

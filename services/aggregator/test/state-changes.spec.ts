@@ -3,10 +3,8 @@ import {
   actualAverages,
   eventually,
   expectedAverages,
-  freePort,
   runService,
-  startPrivateRedis,
-  type PrivateRedis,
+  useServiceHarness,
 } from '@temps/testing';
 import { DAY_MS, partitionKeysBetween } from '@temps/streams';
 import type { Redis } from 'ioredis';
@@ -19,33 +17,14 @@ const count = (text: string, pattern: RegExp) =>
   text.split('\n').filter((l) => pattern.test(l)).length;
 
 describe('aggregator: state that vanishes or is replaced while it runs', () => {
-  let server: PrivateRedis;
+  const harness = useServiceHarness();
   let redis: Redis;
-  let running: ServiceProcess[] = [];
-  const env = () => ({ REDIS_URL: server.url });
+  beforeAll(() => (redis = harness.redis));
+  const env = () => harness.env();
   const produce = (...args: string[]) => runService('producer', args, env());
-  async function aggregate(args: string[], extra: NodeJS.ProcessEnv = {}) {
-    const port = await freePort();
-    const child = new ServiceProcess('aggregator', args, {
-      ...env(),
-      PORT: String(port),
-      ...extra,
-    });
-    running.push(child);
-    return { child, base: `http://127.0.0.1:${port}` };
-  }
+  const aggregate = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    harness.start('aggregator', args, extra);
   const log = (child: ServiceProcess) => child.stdout + child.stderr;
-
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-  });
-  afterEach(async () => {
-    await Promise.all(running.map((p) => p.kill('SIGKILL')));
-    running = [];
-  });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   it('Redis emptied under it (--from-oldest): one line, then it begins again from what Redis holds', async () => {
     await produce('--days', '2', '--seed', '3');
