@@ -61,8 +61,11 @@ export class Warehouse {
       connectionTimeoutMillis: 5_000,
       application_name: 'temps-warehouse',
     });
-    // An idle client whose server went away reports here; the next query reports it properly.
+    // A connection whose server went away emits 'error': an idle one on the pool, one checked out
+    // (held by a transaction between queries) on itself, where no listener would end the process.
+    // Either way the query in hand or the next one fails properly and the pool drops the client.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return new Warehouse(new Kysely({ dialect: new PostgresDialect({ pool }) }), location);
   }
 

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { createScratchDatabase, PrivatePostgres, type ScratchDatabase } from '@temps/testing';
+import {
+  createScratchDatabase,
+  PrivatePostgres,
+  queryRows,
+  type ScratchDatabase,
+} from '@temps/testing';
 import {
   averageToRow,
   StalePositionError,
@@ -74,6 +79,39 @@ const backends: Backend[] = [
     },
   },
 ];
+
+describe('warehouse on PostgreSQL, its connection killed while a transaction holds it', () => {
+  it('fails that transaction, keeps the process alive, and works on a new connection', async () => {
+    const database = await createScratchDatabase('temps_wh_kill');
+    const warehouse = Warehouse.open(parseWarehouseUrl(database.url));
+    try {
+      await warehouse.migrate();
+      const failure = await warehouse.db
+        .transaction()
+        .execute(async (trx) => {
+          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+          // Killed from outside between two queries: the held client emits 'error' on its own.
+          const [{ killed }] = await queryRows<{ killed: boolean }>(
+            database.url,
+            'select pg_terminate_backend($1) as killed',
+            [rows[0].pid],
+          );
+          expect(killed).toBe(true);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await sql`select 1`.execute(trx);
+        })
+        .then(
+          () => null,
+          (error: Error) => error,
+        );
+      expect(failure).toBeInstanceOf(Error);
+      expect(await warehouse.position('temps:averages')).toEqual(START_POSITION);
+    } finally {
+      await warehouse.close();
+      await database.drop();
+    }
+  });
+});
 
 describe.each(backends)('warehouse on $name', (backend) => {
   let warehouse: Warehouse;
