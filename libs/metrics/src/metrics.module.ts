@@ -11,7 +11,9 @@ import {
 import type { Redis } from 'ioredis';
 import { REDIS_PROBE } from '@temps/redis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { registerStreamGauges } from './stream-gauges';
+import { registerRedisUp, registerStreamGauges } from './stream-gauges';
+
+const METRICS_OPTIONS = Symbol('METRICS_OPTIONS');
 
 @Controller('metrics')
 export class MetricsController {
@@ -27,11 +29,18 @@ export class MetricsController {
 export interface MetricsModuleOptions {
   /** Added as the `service` label to every series, so dashboards can tell the services apart. */
   service: string;
+  /**
+   * Whether this service owns the per-stream gauges (`temps_stream_*`), Redis's memory and the
+   * aggregator's headroom. Exactly one service of a stack should; every service reports
+   * `temps_redis_up`.
+   */
+  streamGauges?: boolean;
 }
 
 /**
  * A Prometheus registry per application (never the global one, so several apps can share a test
- * process), with Node's default metrics and the per-stream gauges every service exposes.
+ * process), with Node's default metrics, `temps_redis_up` and, in the one service that owns them,
+ * the per-stream gauges.
  */
 @Global()
 @Module({})
@@ -40,6 +49,7 @@ export class MetricsModule implements OnModuleInit {
     @Inject(Registry) private readonly registry: Registry,
     // Scrapes read Redis through the probe connection: a scrape is only worth something now.
     @Inject(REDIS_PROBE) private readonly redis: Redis,
+    @Inject(METRICS_OPTIONS) private readonly options: MetricsModuleOptions,
   ) {}
 
   static forRoot(options: MetricsModuleOptions): DynamicModule {
@@ -47,6 +57,7 @@ export class MetricsModule implements OnModuleInit {
       module: MetricsModule,
       controllers: [MetricsController],
       providers: [
+        { provide: METRICS_OPTIONS, useValue: options },
         {
           provide: Registry,
           useFactory: () => {
@@ -62,6 +73,7 @@ export class MetricsModule implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    registerStreamGauges(this.registry, this.redis);
+    if (this.options.streamGauges) registerStreamGauges(this.registry, this.redis);
+    else registerRedisUp(this.registry, this.redis);
   }
 }

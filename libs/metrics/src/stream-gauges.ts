@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { scanPartitions } from '@temps/redis';
+import { scanPartitions, singleFlight } from '@temps/redis';
 import { AGGREGATOR_STATE_KEY, AVERAGES_STREAM, headroomMs } from '@temps/streams';
 
 export interface StreamStats {
@@ -60,8 +60,26 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
 }
 
 /**
+ * `temps_redis_up`, which every service reports: 1 when a PING on the probe connection answered
+ * within `timeoutMs` during this scrape. (The owner of the stream gauges reports the snapshot's
+ * success instead, which covers the PING.)
+ */
+export function registerRedisUp(registry: Registry, redis: Redis, timeoutMs = 2_000): void {
+  const ping = singleFlight(() =>
+    withTimeout(redis.ping(), timeoutMs).then(
+      () => true,
+      () => false,
+    ),
+  );
+  redisUpGauge(registry, ping);
+}
+
+/**
  * Per-stream gauges filled at scrape time, so they describe Redis as it is (expired partitions
- * disappear) whichever service is scraped. One snapshot serves all gauges of a scrape.
+ * disappear), plus Redis's memory and the aggregator's headroom. One service registers them (the
+ * averages reader, which keeps reporting while the aggregator or the producer is stopped), so the
+ * stack scans Redis once per scrape interval, not once per service. One snapshot serves all gauges
+ * of a scrape.
  */
 export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs = 2_000): void {
   let pending: Promise<RedisSnapshot | null> | null = null;
@@ -122,12 +140,16 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
       if (headroom !== undefined && headroom !== null) this.set(headroom);
     },
   });
+  redisUpGauge(registry, async () => (await snapshot()) !== null);
+}
+
+function redisUpGauge(registry: Registry, answered: () => Promise<boolean>): void {
   new Gauge({
     name: 'temps_redis_up',
     help: '1 when this service could read Redis during the scrape, else 0.',
     registers: [registry],
     async collect() {
-      this.set((await snapshot()) ? 1 : 0);
+      this.set((await answered()) ? 1 : 0);
     },
   });
 }

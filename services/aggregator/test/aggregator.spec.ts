@@ -93,9 +93,8 @@ describe('aggregator', () => {
     expect(metricValue(text, 'temps_readings_aggregated_total{service="aggregator"}')).toBe(
       864_000,
     );
-    expect(
-      metricValue(text, 'temps_stream_length{stream="temps:averages",service="aggregator"}'),
-    ).toBe(120);
+    // The per-stream gauges belong to the averages reader alone.
+    expect(text).not.toMatch(/^temps_(stream_\w+|aggregator_headroom_seconds)\{/m);
   });
 
   it('wakes at once for new readings and follows a live producer, closing hours by its watermark', async () => {
@@ -219,16 +218,31 @@ describe('aggregator', () => {
         ),
       ]).toEqual([reason, 0]);
 
-    // Waiting at the end of temps:20250102: that partition is the oldest one not finished.
+    // The averages reader owns the per-stream gauges and the headroom, and reports them while the
+    // aggregator is stopped. Waiting at the end of temps:20250102: that partition is the oldest one
+    // not finished.
+    await aggregator.kill('SIGKILL');
+    const { base: reader } = await harness.start('averages', []);
+    const gauges = await eventually(async () => {
+      const body = await (await fetch(`${reader}/metrics`).catch(() => null))?.text();
+      return body?.includes('temps_aggregator_headroom_seconds{') ? body : null;
+    }, 20_000);
+    const partition = 'stream="temps:20250102",service="averages"';
+    expect(metricValue(gauges, `temps_stream_length{${partition}}`)).toBe(24 * 60);
+    expect(metricValue(gauges, `temps_stream_ttl_seconds{${partition}}`)).toBeGreaterThan(0);
+    expect(metricValue(gauges, `temps_stream_memory_bytes{${partition}}`)).toBeGreaterThan(0);
+    expect(
+      metricValue(gauges, 'temps_redis_memory_used_bytes{service="averages"}'),
+    ).toBeGreaterThan(0);
     const ttl = (await redis.pttl('temps:20250102')) / 1000;
-    const headroom = metricValue(text, 'temps_aggregator_headroom_seconds{service="aggregator"}');
+    const headroom = metricValue(gauges, 'temps_aggregator_headroom_seconds{service="averages"}');
     expect(headroom).toBeGreaterThan(ttl - 5);
     expect(headroom).toBeLessThanOrEqual(ttl + 5);
     // Its partition's expiry brought forward (as a slower run or a later stop would): less headroom.
     await redis.pexpire('temps:20250102', 42_000);
     await eventually(async () => {
-      const now = await (await fetch(`${base}/metrics`)).text();
-      const value = metricValue(now, 'temps_aggregator_headroom_seconds{service="aggregator"}');
+      const now = await (await fetch(`${reader}/metrics`)).text();
+      const value = metricValue(now, 'temps_aggregator_headroom_seconds{service="averages"}');
       return value !== undefined && value <= 42 && value > 30;
     }, 5_000);
   });

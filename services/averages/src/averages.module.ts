@@ -18,7 +18,9 @@ export class AveragesModule {
       module: AveragesModule,
       imports: [
         RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-averages' }),
-        MetricsModule.forRoot({ service: 'averages' }),
+        // The reader owns the per-stream gauges: it keeps reporting them (and the aggregator's headroom)
+        // while the aggregator or the producer is stopped.
+        MetricsModule.forRoot({ service: 'averages', streamGauges: true }),
         HealthModule.forRoot({ loop: 'read_loop', maxSilenceMs: 10_000 }),
       ],
       controllers: [AveragesController],
