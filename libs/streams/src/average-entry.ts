@@ -1,3 +1,4 @@
+import { utcDay } from './time';
 import type { HourlyAverage } from './hourly-window';
 
 /**
@@ -11,14 +12,10 @@ export function averageEntryId(average: HourlyAverage): string {
 }
 
 export function averageFields(average: HourlyAverage): Record<string, string> {
-  const date = new Date(average.hourStartMs);
-  const yyyy = String(date.getUTCFullYear()).padStart(4, '0');
-  const mm = String(date.getUTCMonth() + 1).padStart(2, '0');
-  const dd = String(date.getUTCDate()).padStart(2, '0');
   const mean = average.total / average.count;
   return {
-    hour: String(date.getUTCHours()),
-    date: `${yyyy}/${mm}/${dd}`,
+    hour: String(new Date(average.hourStartMs).getUTCHours()),
+    date: utcDay(average.hourStartMs, '/'),
     average_temp_f: String(Math.trunc(mean)),
     num_observations: String(average.count),
     mean_temp_f: mean.toFixed(4),

@@ -1,5 +1,5 @@
 import { PARTITION_PREFIX } from './keys';
-import { DAY_MS, startOfDay } from './time';
+import { DAY_MS, startOfDay, utcDay } from './time';
 
 const PARTITION_KEY = /^temps:(\d{4})(\d{2})(\d{2})$/;
 
@@ -12,11 +12,7 @@ export const PARTITION_RANGE = { startMs: 0, endMs: Date.UTC(9999, 11, 31) + DAY
 
 /** The partition that holds a reading taken at `ms` (Unix milliseconds, UTC day). */
 export function partitionKeyFor(ms: number): string {
-  const date = new Date(ms);
-  const yyyy = String(date.getUTCFullYear()).padStart(4, '0');
-  const mm = String(date.getUTCMonth() + 1).padStart(2, '0');
-  const dd = String(date.getUTCDate()).padStart(2, '0');
-  return `${PARTITION_PREFIX}${yyyy}${mm}${dd}`;
+  return `${PARTITION_PREFIX}${utcDay(ms, '')}`;
 }
 
 /** Start of the UTC day a partition covers, or `null` when `key` is not a valid partition name. */
