@@ -1,3 +1,4 @@
+import { withTimeout } from '@temps/common';
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { scanPartitions, singleFlight } from '@temps/redis';
@@ -152,12 +153,4 @@ function redisUpGauge(registry: Registry, answered: () => Promise<boolean>): voi
       this.set((await answered()) ? 1 : 0);
     },
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

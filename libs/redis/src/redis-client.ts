@@ -1,3 +1,4 @@
+import { TimeoutError, withTimeout } from '@temps/common';
 import { Redis } from 'ioredis';
 import { redactRedisUrl } from './redis-url';
 
@@ -30,25 +31,19 @@ export async function connectRedis(url: string, connectionName: string): Promise
     .connect()
     .then(() => (database ? client.select(Number(database)) : undefined))
     .then(() => client.ping());
-  ready.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(lastError ?? new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)),
-      CONNECT_TIMEOUT_MS,
-    );
-  });
   try {
-    await Promise.race([ready, deadline]);
+    await withTimeout(ready, CONNECT_TIMEOUT_MS);
   } catch (error) {
     client.disconnect();
-    const cause = lastError ?? (error as Error);
+    const cause =
+      lastError ??
+      (error instanceof TimeoutError
+        ? new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)
+        : (error as Error));
     throw new RedisUnavailableError(
       `Cannot use Redis at ${redactRedisUrl(url)}: ${describe(cause)}`,
       { cause },
     );
-  } finally {
-    clearTimeout(timer);
   }
   return client;
 }

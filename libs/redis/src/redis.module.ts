@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitAtMost } from '@temps/common';
 import {
   Global,
   Inject,
@@ -40,7 +40,7 @@ export class RedisModule implements OnApplicationShutdown {
     this.probe.disconnect();
     // QUIT lets Redis finish what it was sent; a Redis that does not answer gets 200 ms for it.
     if (this.redis.status === 'ready') {
-      await Promise.race([this.redis.quit().catch(() => undefined), sleep(200)]);
+      await waitAtMost(this.redis.quit(), 200);
     }
     this.redis.disconnect();
   }

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitAtMost } from '@temps/common';
 import {
   ConsoleLogger,
   Logger,
@@ -111,7 +111,7 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
     if (outcome !== null) {
       stopping = true;
       worker.stop();
-      await Promise.race([work.catch(() => undefined), sleep(spec.graceMs ?? 1_500)]);
+      await waitAtMost(work, spec.graceMs ?? 1_500);
     }
   } catch (error) {
     if (!stopping) throw error;

@@ -1,0 +1,2 @@
+export * from './throttled-logger';
+export * from './timeout';
