@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { lastGeneratedId } from '@temps/redis';
 import { compareEntryIds } from '@temps/streams';
 import type { SeenAverage } from './run-check';
 
@@ -50,9 +51,7 @@ export class AveragesRecorder {
 
   /** After a set-back: the newest entry seen that is still below the stream's new end. */
   private async setBack(after: string): Promise<string> {
-    const info = (await this.redis.xinfo('STREAM', 'temps:averages').catch(() => null)) as
-      unknown[] | null;
-    const last = info ? String(info[info.indexOf('last-generated-id') + 1]) : null;
+    const last = await lastGeneratedId(this.redis, 'temps:averages');
     if (last === null || compareEntryIds(last, after) >= 0) return after;
     const below = this.seen.map((a) => a.id).filter((id) => compareEntryIds(id, last) <= 0);
     return below.sort(compareEntryIds).at(-1) ?? last;

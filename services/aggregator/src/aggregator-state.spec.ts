@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { CorruptStateError } from '@temps/redis';
 import { hourTotals } from '@temps/testing';
 import {
   AGGREGATOR_STATE_KEY,
@@ -10,7 +11,6 @@ import {
   type WindowState,
 } from '@temps/streams';
 import {
-  CorruptStateError,
   LEFT_PARTITIONS_KEPT,
   initialState,
   leaveMark,

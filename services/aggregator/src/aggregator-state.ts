@@ -1,3 +1,4 @@
+import { CorruptStateError } from '@temps/redis';
 import {
   AGGREGATOR_STATE_KEY,
   EMPTY_WINDOW,
@@ -37,10 +38,6 @@ export function leaveMark(
 
 const WHOLE = /^-?\d+$/;
 const DECIMAL = /^-?\d+(\.\d+)?(e[-+]\d+)?$/;
-
-export class CorruptStateError extends Error {
-  override name = 'CorruptStateError';
-}
 
 export function initialState(streamKey: string): AggregatorState {
   return { streamKey, lastId: '0', window: EMPTY_WINDOW, publishedUntilMs: 0 };

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { keyTypes, scanPartitions } from '@temps/redis';
+import {
+  HSET_IF_ABSENT,
+  defineScripts,
+  keyTypes,
+  scanPartitions,
+  withTypedErrors,
+} from '@temps/redis';
 import {
   AGGREGATOR_STATE_KEY,
   AVERAGES_READER_STATE_KEY,
@@ -12,32 +18,19 @@ import {
   type HourlyAverage,
 } from '@temps/streams';
 import { parseState, serializeState, type AggregatorState } from './aggregator-state';
-import { COMMIT_AGGREGATION_LUA } from './commit-aggregation.lua';
+import { COMMIT_AGGREGATION } from './scripts/commit-aggregation.lua';
 
 /** temps:averages holds about five days of hourly averages. */
 export const AVERAGES_MAXLEN = 120;
 
-type WithCommit = Redis & {
-  commitAggregation(
-    state: string,
-    averages: string,
-    producer: string,
-    ...args: (string | number)[]
-  ): Promise<[number, string | null]>;
-};
-
 /** All of the aggregator's Redis access. */
 @Injectable()
 export class AggregatorRepository {
-  private readonly redis: WithCommit;
   /** Written with every commit as `written_by`: tells this process's commits from another's. */
   readonly instanceId = randomUUID();
 
-  constructor(@Inject(Redis) redis: Redis) {
-    if (!('commitAggregation' in redis)) {
-      redis.defineCommand('commitAggregation', { numberOfKeys: 3, lua: COMMIT_AGGREGATION_LUA });
-    }
-    this.redis = redis as WithCommit;
+  constructor(@Inject(Redis) private readonly redis: Redis) {
+    defineScripts(redis, COMMIT_AGGREGATION, HSET_IF_ABSENT);
   }
 
   async load(): Promise<AggregatorState | null> {
@@ -72,16 +65,19 @@ export class AggregatorRepository {
 
   /** Saves a first state only if none exists (a container starting from the oldest partition). */
   async initialize(state: AggregatorState): Promise<boolean> {
-    const created = await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end redis.call('HSET', KEYS[1], unpack(ARGV)) return 1",
-      1,
+    const created = await this.redis.hsetIfAbsent(
       AGGREGATOR_STATE_KEY,
       ...Object.entries({ ...serializeState(state), written_by: this.instanceId }).flat(),
     );
     return created === 1;
   }
 
-  /** Commits closed averages and the new state together; returns how many averages were added and the watermark. */
+  /**
+   * Commits closed averages and the new state together; returns how many averages were added and
+   * the watermark. Writes nothing and rejects with StaleStateError when the saved cursor is no
+   * longer `from`'s, with ForeignEntryError when temps:averages ends with an entry that is not an
+   * average at or after one to add.
+   */
   async commit(
     from: AggregatorState,
     to: AggregatorState,
@@ -101,16 +97,18 @@ export class AggregatorRepository {
       const entry = Object.entries(averageFields(average)).flat();
       return [averageEntryId(average), entry.length / 2, ...entry];
     });
-    const [added, watermark] = await this.redis.commitAggregation(
-      AGGREGATOR_STATE_KEY,
-      AVERAGES_STREAM,
-      PRODUCER_STATE_KEY,
-      from.streamKey,
-      from.lastId,
-      AVERAGES_MAXLEN,
-      fields.length / 2,
-      ...fields,
-      ...averages,
+    const [added, watermark] = await withTypedErrors(
+      this.redis.commitAggregation(
+        AGGREGATOR_STATE_KEY,
+        AVERAGES_STREAM,
+        PRODUCER_STATE_KEY,
+        from.streamKey,
+        from.lastId,
+        AVERAGES_MAXLEN,
+        fields.length / 2,
+        ...fields,
+        ...averages,
+      ),
     );
     return { added, watermarkMs: parseWatermark(watermark) };
   }

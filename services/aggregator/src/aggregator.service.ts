@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { StreamCursor, StreamCursorSource, StreamEntry, StreamReadEvent } from '@temps/redis';
+import {
+  StaleStateError,
+  type StreamCursor,
+  type StreamCursorSource,
+  type StreamEntry,
+  type StreamReadEvent,
+} from '@temps/redis';
 import { ExitRequest, Standby } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
@@ -141,7 +147,7 @@ export class AggregatorService implements StreamCursorSource {
     try {
       await this.step(event);
     } catch (error) {
-      if (!(error instanceof StateChangedError) && !String(error).includes('STALE_STATE')) {
+      if (!(error instanceof StateChangedError) && !(error instanceof StaleStateError)) {
         throw error;
       }
       await this.afterStateChanged();

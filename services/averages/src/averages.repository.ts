@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { CorruptStateError, HSET_IF_ABSENT, defineScripts, lastGeneratedId } from '@temps/redis';
 import { AVERAGES_READER_STATE_KEY, AVERAGES_STREAM, isEntryId } from '@temps/streams';
+import { SAVE_POSITION } from './scripts/save-position.lua';
 
 export interface ReaderState {
   /** The last temps:averages entry handled ('0' before the first). */
@@ -10,23 +12,11 @@ export interface ReaderState {
   lastSeq: number;
 }
 
-export class CorruptStateError extends Error {
-  override name = 'CorruptStateError';
-}
-
 /**
  * What a save found: `saved`; `gone` (no state); `mine` (this process saved it already: a resend
  * after a dropped connection); `other` (another reader saved it); `reset` (set back by a start over).
  */
 export type SaveOutcome = 'saved' | 'gone' | 'mine' | 'other' | 'reset';
-
-const SAVE_LUA = `
-local saved = redis.call('HMGET', KEYS[1], 'last_message_id', 'written_by')
-if not saved[1] then return { 'gone', false } end
-if saved[1] ~= ARGV[1] then return { 'moved', saved[2] } end
-redis.call('HSET', KEYS[1], 'last_message_id', ARGV[2], 'last_seq', ARGV[3], 'written_by', ARGV[4])
-return { 'saved', false }
-`;
 
 /** The averages reader's own state; it writes nothing else. */
 @Injectable()
@@ -34,7 +24,9 @@ export class AveragesRepository {
   /** Saved as `written_by`: tells this process's saves from another reader's. */
   readonly instanceId = randomUUID();
 
-  constructor(@Inject(Redis) private readonly redis: Redis) {}
+  constructor(@Inject(Redis) private readonly redis: Redis) {
+    defineScripts(redis, SAVE_POSITION, HSET_IF_ABSENT);
+  }
 
   async load(): Promise<ReaderState | null> {
     const hash = await this.redis.hgetall(AVERAGES_READER_STATE_KEY);
@@ -55,13 +47,7 @@ export class AveragesRepository {
 
   /** The highest ID temps:averages has handed out (null while the stream does not exist). */
   async lastGeneratedId(): Promise<string | null> {
-    const info = (await this.redis.xinfo('STREAM', AVERAGES_STREAM).catch((error: Error) => {
-      if (/no such key/i.test(error.message)) return null;
-      throw error;
-    })) as unknown[] | null;
-    if (!info) return null;
-    const at = info.indexOf('last-generated-id');
-    return at >= 0 ? String(info[at + 1]) : null;
+    return lastGeneratedId(this.redis, AVERAGES_STREAM);
   }
 
   /** Up to `count` temps:averages entries after `afterId` ('0': from the start), fields as strings. */
@@ -71,12 +57,13 @@ export class AveragesRepository {
 
   /** Saves a first state, unless one appeared meanwhile (then that one is returned). */
   async initialize(state: ReaderState): Promise<ReaderState> {
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], 'last_message_id', ARGV[1], 'last_seq', ARGV[2], 'written_by', ARGV[3]) end",
-      1,
+    await this.redis.hsetIfAbsent(
       AVERAGES_READER_STATE_KEY,
+      'last_message_id',
       state.lastId,
+      'last_seq',
       String(state.lastSeq),
+      'written_by',
       this.instanceId,
     );
     return (await this.load()) ?? state;
@@ -87,15 +74,13 @@ export class AveragesRepository {
    * memory never overwrites one someone else saved. Returns what stood in the way otherwise.
    */
   async save(from: ReaderState, to: ReaderState): Promise<SaveOutcome> {
-    const [outcome, writer] = (await this.redis.eval(
-      SAVE_LUA,
-      1,
+    const [outcome, writer] = await this.redis.saveReaderPosition(
       AVERAGES_READER_STATE_KEY,
       from.lastId,
       to.lastId,
       String(to.lastSeq),
       this.instanceId,
-    )) as [string, string | null];
+    );
     if (outcome === 'saved') return 'saved';
     if (outcome === 'gone') return 'gone';
     return writer === this.instanceId ? 'mine' : writer ? 'other' : 'reset';

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { keyTypes, scanPartitions } from '@temps/redis';
+import {
+  CorruptStateError,
+  defineScripts,
+  keyTypes,
+  scanPartitions,
+  withTypedErrors,
+} from '@temps/redis';
 import {
   PARTITION_RANGE,
   PRODUCER_STATE_KEY,
@@ -10,7 +16,7 @@ import {
   type GeneratorState,
 } from '@temps/streams';
 import type { RunParams } from './run-plan';
-import { WRITE_BATCH_LUA } from './write-batch.lua';
+import { WRITE_BATCH } from './scripts/write-batch.lua';
 
 /** A run as saved in Redis: its parameters plus how far it got. */
 export interface SavedRun extends RunParams {
@@ -27,26 +33,14 @@ export interface Batch {
   generator: GeneratorState;
 }
 
-export class CorruptStateError extends Error {
-  override name = 'CorruptStateError';
-}
-
-type WithWriteBatch = Redis & {
-  writeBatch(partition: string, state: string, ...args: (string | number)[]): Promise<number>;
-};
-
 /** All of the producer's Redis access: its state hash and the partitions it writes. */
 @Injectable()
 export class ProducerRepository {
-  private readonly redis: WithWriteBatch;
   /** Saved as `written_by` with every batch: tells this process's batches from another's. */
   readonly instanceId = randomUUID();
 
-  constructor(@Inject(Redis) redis: Redis) {
-    if (!('writeBatch' in redis)) {
-      redis.defineCommand('writeBatch', { numberOfKeys: 2, lua: WRITE_BATCH_LUA });
-    }
-    this.redis = redis as WithWriteBatch;
+  constructor(@Inject(Redis) private readonly redis: Redis) {
+    defineScripts(redis, WRITE_BATCH);
   }
 
   /** The saved run's progress and whether this process wrote its last batch (null: no run). */
@@ -96,22 +90,30 @@ export class ProducerRepository {
     await tx.exec();
   }
 
+  /**
+   * Writes a batch and advances the saved position atomically; resolves to the readings written.
+   * A refusal writes nothing and rejects with its typed error: StateGoneError, StaleRunError,
+   * PositionMismatchError, ForeignKeyError or ForeignEntryError; a full Redis with
+   * RedisOutOfMemoryError.
+   */
   async writeBatch(run: RunParams, batch: Batch): Promise<number> {
     const names =
       run.devices > 1 ? Array.from({ length: run.devices }, (_, i) => deviceName(i)) : [];
-    return this.redis.writeBatch(
-      batch.partition,
-      PRODUCER_STATE_KEY,
-      run.runId,
-      batch.firstMs,
-      run.intervalMs,
-      run.devices,
-      batch.expireAtMs,
-      batch.watermarkMs,
-      JSON.stringify(batch.generator),
-      this.instanceId,
-      ...names,
-      ...batch.temps,
+    return withTypedErrors(
+      this.redis.writeBatch(
+        batch.partition,
+        PRODUCER_STATE_KEY,
+        run.runId,
+        batch.firstMs,
+        run.intervalMs,
+        run.devices,
+        batch.expireAtMs,
+        batch.watermarkMs,
+        JSON.stringify(batch.generator),
+        this.instanceId,
+        ...names,
+        ...batch.temps,
+      ),
     );
   }
 }

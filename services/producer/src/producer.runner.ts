@@ -2,6 +2,13 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
+import {
+  ForeignDataError,
+  PositionMismatchError,
+  RedisOutOfMemoryError,
+  StaleRunError,
+  StateGoneError,
+} from '@temps/redis';
 import { Standby } from '@temps/runtime';
 import {
   PRODUCER_STATE_KEY,
@@ -42,12 +49,6 @@ export class RunLostError extends Error {
 /** Memory a reading takes in a partition with Redis's default stream node settings (measured). */
 const BYTES_PER_READING = 20;
 
-/** The reason a batch was refused because its partition holds what this producer did not write. */
-function blockedPartition(error: unknown): string | null {
-  const match = /^(?:FOREIGN_KEY|FOREIGN_ENTRY) (.*)$/.exec(String((error as Error)?.message));
-  return match ? match[1] : null;
-}
-
 /** Runs the producer: starts or resumes a run, then writes batch after batch until done or stopped. */
 @Injectable()
 export class ProducerRunner {
@@ -76,29 +77,27 @@ export class ProducerRunner {
         return;
       } catch (error) {
         if (this.stopping.signal.aborted) throw error;
-        const message = String((error as Error)?.message);
-        const blocked = blockedPartition(error);
-        if (blocked !== null) {
+        if (error instanceof ForeignDataError) {
           // Someone else's key or entries where this run must write: a bounded run says so and
           // ends; a following producer keeps trying (unhealthy meanwhile) until they are removed.
-          if (run.endMs !== null) throw new BlockedPartitionError(blocked);
-          this.reportBlocked(blocked);
+          if (run.endMs !== null) throw new BlockedPartitionError(error.detail);
+          this.reportBlocked(error.detail);
           await this.pause(1_000);
-        } else if (message.startsWith('OOM ')) {
+        } else if (error instanceof RedisOutOfMemoryError) {
           // Redis refused the whole batch (a script that writes is refused before it runs): a
           // bounded run says why and ends; a following one waits for expiry to free memory.
           const full = await this.describeFull(run);
           if (run.endMs !== null) throw new RedisFullError(full);
           this.reportBlocked(full);
           await this.pause(1_000);
-        } else if (/^(STATE_GONE|STALE_RUN) /.test(message)) {
+        } else if (error instanceof StateGoneError) {
           // The run this process was writing is no longer in Redis: never write it back from memory.
+          throw new RunLostError(`${error.detail}; start the producer again to begin a new run.`);
+        } else if (error instanceof StaleRunError) {
           throw new RunLostError(
-            message.startsWith('STATE_GONE')
-              ? `${message.slice('STATE_GONE '.length)}; start the producer again to begin a new run.`
-              : `${message.slice('STALE_RUN '.length)}: another producer started a new run, so this one stops.`,
+            `${error.detail}: another producer started a new run, so this one stops.`,
           );
-        } else if (message.includes('POSITION_MISMATCH')) {
+        } else if (error instanceof PositionMismatchError) {
           // Either this process's own batch, applied just before a connection dropped and sent
           // again by ioredis (go on quietly), or another producer writing the same run.
           const progress = await this.repository.progress();

@@ -1,3 +1,6 @@
+import type { RedisKey, Result } from 'ioredis';
+import { LAST_GENERATED_ID_LUA, MS_OF_LUA, RefusalCode, type ScriptCommand } from '@temps/redis';
+
 /**
  * Commits one step of the aggregator atomically: the hourly averages it closed and its new cursor
  * and running totals. Nothing is written unless the saved cursor is still the one this step started
@@ -12,18 +15,21 @@
  * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
  * ARGV[4] number of state field/value pairs (n), then the pairs, then the averages, each as
  *         its ID, its field count (m) and m field/value pairs.
- * Returns { averages added, producer watermark or false }.
+ * Returns { averages added, producer watermark or false }. Refuses with STALE_STATE (the saved
+ * cursor is not ARGV[1], ARGV[2]) or FOREIGN_ENTRY (RefusalCode).
  */
-export const COMMIT_AGGREGATION_LUA = `
+export const COMMIT_AGGREGATION: ScriptCommand = {
+  name: 'commitAggregation',
+  numberOfKeys: 3,
+  lua: `
+${MS_OF_LUA}
+${LAST_GENERATED_ID_LUA}
 local state, averages, producer = KEYS[1], KEYS[2], KEYS[3]
 local saved = redis.call('HMGET', state, 'current_stream_key', 'last_message_id')
 if saved[1] ~= ARGV[1] or saved[2] ~= ARGV[2] then
-  return redis.error_reply('STALE_STATE aggregating_consumer_state moved on: expected ' .. ARGV[1] .. ' ' .. ARGV[2])
+  return redis.error_reply('${RefusalCode.StaleState} aggregating_consumer_state moved on: expected ' .. ARGV[1] .. ' ' .. ARGV[2])
 end
 
-local function ms_of(id)
-  return tonumber(string.match(id, '^(%d+)'))
-end
 -- An entry this script wrote: ID at the start of an hour, sequence 0, with a numeric seq field.
 local function seq_of_average(entry)
   local ms, n = string.match(entry[1], '^(%d+)-(%d+)$')
@@ -47,13 +53,8 @@ if not seq then
     if n then seq = n break end
   end
 end
-local lastGeneratedMs = -1
-if redis.call('EXISTS', averages) == 1 then
-  local info = redis.call('XINFO', 'STREAM', averages)
-  for k = 1, #info, 2 do
-    if info[k] == 'last-generated-id' then lastGeneratedMs = ms_of(info[k + 1]) end
-  end
-end
+local lastGenerated = last_generated_id(averages)
+local lastGeneratedMs = lastGenerated and ms_of(lastGenerated) or -1
 
 local pairs = tonumber(ARGV[4])
 local fields = {}
@@ -64,7 +65,7 @@ local i = 5 + 2 * pairs
 while i <= #ARGV do
   local id, count = ARGV[i], tonumber(ARGV[i + 1])
   if ms_of(id) <= topMs and not topIsAverage then
-    return redis.error_reply('FOREIGN_ENTRY ' .. averages .. ' ends with entry ' .. top[1] .. ', which is not an hourly average, at or after the average for ' .. id .. '; delete it (XDEL) to let the aggregator go on')
+    return redis.error_reply('${RefusalCode.ForeignEntry} ' .. averages .. ' ends with entry ' .. top[1] .. ', which is not an hourly average, at or after the average for ' .. id .. '; delete it (XDEL) to let the aggregator go on')
   end
   if ms_of(id) > topMs then
     if ms_of(id) <= lastGeneratedMs then
@@ -91,4 +92,20 @@ for k = 1, #fields, 2 do
 end
 local watermark = redis.call('HGET', producer, 'watermark_ms')
 return { added, watermark }
-`;
+`,
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /**
+     * See COMMIT_AGGREGATION: `args` are its ARGV. Resolves to [averages added, the producer's
+     * watermark_ms or null].
+     */
+    commitAggregation(
+      state: RedisKey,
+      averages: RedisKey,
+      producer: RedisKey,
+      ...args: (string | number)[]
+    ): Result<[number, string | null], Context>;
+  }
+}

@@ -1,3 +1,6 @@
+import type { RedisKey, Result } from 'ioredis';
+import { LAST_GENERATED_ID_LUA, MS_OF_LUA, RefusalCode, type ScriptCommand } from '@temps/redis';
+
 /**
  * Writes one batch of readings into one partition, pushes the partition's expiry and advances the
  * producer's position, all or nothing: every check happens before the first write, and a script
@@ -9,20 +12,27 @@
  * ARGV[4] devices (n)             ARGV[5] expire at (real Unix ms)    ARGV[6] new watermark (ms)
  * ARGV[7] generator state (JSON)  ARGV[8] this process's id (saved as written_by)
  * ARGV[9 .. 8+n] device names when n > 1, then the temperatures, tick by tick, device by device.
+ * Returns the number of readings written. Refuses with STATE_GONE, STALE_RUN, POSITION_MISMATCH,
+ * FOREIGN_KEY or FOREIGN_ENTRY (RefusalCode).
  */
-export const WRITE_BATCH_LUA = `
+export const WRITE_BATCH: ScriptCommand = {
+  name: 'writeBatch',
+  numberOfKeys: 2,
+  lua: `
+${MS_OF_LUA}
+${LAST_GENERATED_ID_LUA}
 local partition, state = KEYS[1], KEYS[2]
 local first, interval, devices = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local saved = redis.call('HMGET', state, 'run_id', 'watermark_ms')
 if not saved[1] then
-  return redis.error_reply('STATE_GONE ' .. state .. ' disappeared from Redis while the producer ran')
+  return redis.error_reply('${RefusalCode.StateGone} ' .. state .. ' disappeared from Redis while the producer ran')
 end
 if saved[1] ~= ARGV[1] then
-  return redis.error_reply('STALE_RUN ' .. state .. ' now holds run ' .. saved[1] .. ', not this producer run ' .. ARGV[1])
+  return redis.error_reply('${RefusalCode.StaleRun} ' .. state .. ' now holds run ' .. saved[1] .. ', not this producer run ' .. ARGV[1])
 end
 if tonumber(saved[2]) ~= first then
-  return redis.error_reply('POSITION_MISMATCH batch starts at ' .. ARGV[2] .. ', saved position is ' .. tostring(saved[2]))
+  return redis.error_reply('${RefusalCode.PositionMismatch} batch starts at ' .. ARGV[2] .. ', saved position is ' .. tostring(saved[2]))
 end
 
 -- The partition must be a stream whose IDs end before this batch. Checked before the first XADD,
@@ -30,23 +40,15 @@ end
 local kind = redis.call('TYPE', partition)['ok']
 if kind ~= 'none' then
   if kind ~= 'stream' then
-    return redis.error_reply('FOREIGN_KEY ' .. partition .. ' is a ' .. kind .. ', not a stream; delete it to let the producer write that day')
+    return redis.error_reply('${RefusalCode.ForeignKey} ' .. partition .. ' is a ' .. kind .. ', not a stream; delete it to let the producer write that day')
   end
-  local function after_first(id)
-    return tonumber(string.match(id, '^(%d+)')) >= first
-  end
-  local info = redis.call('XINFO', 'STREAM', partition)
-  local lastId, lastEntry
-  for k = 1, #info, 2 do
-    if info[k] == 'last-generated-id' then lastId = info[k + 1] end
-    if info[k] == 'last-entry' then lastEntry = info[k + 1] end
-  end
-  if after_first(lastId) then
-    if type(lastEntry) == 'table' and after_first(lastEntry[1]) then
-      return redis.error_reply('FOREIGN_ENTRY ' .. partition .. ' holds entry ' .. lastEntry[1] .. ', which this producer did not write, at or after its next reading ' .. ARGV[2] .. '-0; delete the entry (XDEL) or the partition')
+  if ms_of(last_generated_id(partition)) >= first then
+    local newest = redis.call('XREVRANGE', partition, '+', '-', 'COUNT', 1)[1]
+    if newest and ms_of(newest[1]) >= first then
+      return redis.error_reply('${RefusalCode.ForeignEntry} ' .. partition .. ' holds entry ' .. newest[1] .. ', which this producer did not write, at or after its next reading ' .. ARGV[2] .. '-0; delete the entry (XDEL) or the partition')
     end
     -- Only deleted entries were there: bring the ID counter back to what the stream holds.
-    redis.call('XSETID', partition, type(lastEntry) == 'table' and lastEntry[1] or '0-0')
+    redis.call('XSETID', partition, newest and newest[1] or '0-0')
   end
 end
 
@@ -70,4 +72,16 @@ local expireAt = math.max(tonumber(ARGV[5]), nowMs + 1000)
 redis.call('PEXPIREAT', partition, string.format('%d', expireAt))
 redis.call('HSET', state, 'watermark_ms', ARGV[6], 'generator', ARGV[7], 'written_by', ARGV[8])
 return count
-`;
+`,
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** See WRITE_BATCH: `args` are its ARGV. Resolves to the number of readings written. */
+    writeBatch(
+      partition: RedisKey,
+      state: RedisKey,
+      ...args: (string | number)[]
+    ): Result<number, Context>;
+  }
+}

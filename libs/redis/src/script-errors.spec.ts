@@ -1,0 +1,92 @@
+import { ReplyError } from 'ioredis';
+import {
+  ForeignDataError,
+  ForeignEntryError,
+  ForeignKeyError,
+  PositionMismatchError,
+  RedisOutOfMemoryError,
+  RefusalCode,
+  ScriptRefusalError,
+  StaleRunError,
+  StaleStateError,
+  StateGoneError,
+  typedRedisError,
+  withTypedErrors,
+} from './script-errors';
+
+const reply = (message: string): Error => new ReplyError(message) as Error;
+
+describe('typedRedisError', () => {
+  it.each([
+    [RefusalCode.StaleState, StaleStateError],
+    [RefusalCode.StateGone, StateGoneError],
+    [RefusalCode.StaleRun, StaleRunError],
+    [RefusalCode.PositionMismatch, PositionMismatchError],
+    [RefusalCode.ForeignKey, ForeignKeyError],
+    [RefusalCode.ForeignEntry, ForeignEntryError],
+  ])('turns a %s refusal into its typed error, text unchanged', (code, Type) => {
+    const original = reply(`${code} producer_state disappeared from Redis`);
+    const typed = typedRedisError(original) as ScriptRefusalError;
+    expect(typed).toBeInstanceOf(Type);
+    expect(typed).toBeInstanceOf(ScriptRefusalError);
+    expect(typed.code).toBe(code);
+    expect(typed.name).toBe(Type.name);
+    expect(typed.message).toBe(`${code} producer_state disappeared from Redis`);
+    expect(typed.detail).toBe('producer_state disappeared from Redis');
+    expect(typed.cause).toBe(original);
+  });
+
+  it('gives every code a type', () => {
+    for (const code of Object.values(RefusalCode)) {
+      expect(typedRedisError(reply(`${code} why`))).toBeInstanceOf(ScriptRefusalError);
+    }
+  });
+
+  it('groups someone else\u2019s key and entry as ForeignDataError', () => {
+    expect(typedRedisError(reply('FOREIGN_KEY temps:20250101 is a hash'))).toBeInstanceOf(
+      ForeignDataError,
+    );
+    expect(typedRedisError(reply('FOREIGN_ENTRY temps:20250101 holds entry 1-0'))).toBeInstanceOf(
+      ForeignDataError,
+    );
+    expect(typedRedisError(reply('STALE_RUN producer_state'))).not.toBeInstanceOf(ForeignDataError);
+  });
+
+  it("types Redis's own OOM reply by its code word", () => {
+    const message = "OOM command not allowed when used memory > 'maxmemory'.";
+    const typed = typedRedisError(reply(message));
+    expect(typed).toBeInstanceOf(RedisOutOfMemoryError);
+    expect((typed as Error).message).toBe(message);
+  });
+
+  it('reads only the leading code word', () => {
+    for (const message of [
+      'ERR Error running script: STALE_STATE somewhere in the text',
+      'STALE_STATEX not a code',
+      'stale_state lower case is not a code',
+      'OOMPH not OOM',
+      'WRONGTYPE Operation against a key holding the wrong kind of value',
+    ]) {
+      const original = reply(message);
+      expect(typedRedisError(original)).toBe(original);
+    }
+  });
+
+  it('leaves errors that are not replies from Redis alone', () => {
+    const plain = new Error('STALE_STATE from elsewhere');
+    expect(typedRedisError(plain)).toBe(plain);
+    expect(typedRedisError('STALE_STATE')).toBe('STALE_STATE');
+  });
+});
+
+describe('withTypedErrors', () => {
+  it('passes a reply through', async () => {
+    await expect(withTypedErrors(Promise.resolve(7))).resolves.toBe(7);
+  });
+
+  it('rejects with the typed error', async () => {
+    await expect(
+      withTypedErrors(Promise.reject(reply('STALE_STATE aggregating_consumer_state moved on'))),
+    ).rejects.toBeInstanceOf(StaleStateError);
+  });
+});

@@ -1,0 +1,3 @@
+export * from './hset-if-absent.lua';
+export * from './lua-fragments';
+export * from './script-command';

@@ -1,0 +1,86 @@
+import { ForeignEntryError, StaleStateError } from '@temps/redis';
+import { HOUR_MS, type HourlyAverage } from '@temps/streams';
+import { startPrivateRedis, type PrivateRedis } from '@temps/testing';
+import type { Redis } from 'ioredis';
+import { initialState, type AggregatorState } from '../src/aggregator-state';
+import { AggregatorRepository } from '../src/aggregator.repository';
+
+const JAN_1_2025 = Date.UTC(2025, 0, 1);
+const PARTITION = 'temps:20250101';
+const average = (hour: number): HourlyAverage => ({
+  hourStartMs: JAN_1_2025 + hour * HOUR_MS,
+  total: 140,
+  count: 2,
+  min: 69,
+  max: 71,
+});
+
+/** The commit script's refusals, against a real Redis, as the typed errors the service catches. */
+describe('aggregator repository: a refused commit rejects with its typed error and writes nothing', () => {
+  let server: PrivateRedis;
+  let redis: Redis;
+  let repository: AggregatorRepository;
+  beforeAll(async () => {
+    server = await startPrivateRedis();
+    redis = server.client();
+    repository = new AggregatorRepository(server.client());
+  });
+  afterAll(() => server.stop());
+  beforeEach(() => redis.flushall());
+
+  const start = initialState(PARTITION);
+  const at = (lastId: string): AggregatorState => ({ ...start, lastId });
+
+  it('commits from the saved cursor', async () => {
+    await repository.reset(start);
+    await expect(
+      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]),
+    ).resolves.toEqual({ added: 1, watermarkMs: null });
+    expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe(
+      `${JAN_1_2025 + 5}-0`,
+    );
+  });
+
+  it('a cursor that moved on since it was read: StaleStateError', async () => {
+    await repository.reset(at(`${JAN_1_2025 + 9}-0`));
+    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]);
+    await expect(refused).rejects.toBeInstanceOf(StaleStateError);
+    await expect(refused).rejects.toMatchObject({
+      message: `STALE_STATE aggregating_consumer_state moved on: expected ${PARTITION} 0`,
+    });
+    expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe(
+      `${JAN_1_2025 + 9}-0`,
+    );
+    expect(await redis.exists('temps:averages')).toBe(0);
+  });
+
+  it('a foreign entry on top of temps:averages at the hour to add: ForeignEntryError', async () => {
+    await repository.reset(start);
+    await redis.xadd('temps:averages', `${JAN_1_2025 + HOUR_MS + 1}-0`, 'someone', 'else');
+    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]);
+    await expect(refused).rejects.toBeInstanceOf(ForeignEntryError);
+    await expect(refused).rejects.toMatchObject({
+      detail: `temps:averages ends with entry ${JAN_1_2025 + HOUR_MS + 1}-0, which is not an hourly average, at or after the average for ${JAN_1_2025 + HOUR_MS}-0; delete it (XDEL) to let the aggregator go on`,
+    });
+    expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe('0');
+    expect(await redis.xlen('temps:averages')).toBe(1);
+  });
+
+  it('averages beyond entries only deleted: the ID counter is set back and they are added', async () => {
+    await repository.reset(start);
+    await redis.xadd('temps:averages', `${JAN_1_2025 + 5 * HOUR_MS}-0`, 'someone', 'else');
+    await redis.xdel('temps:averages', `${JAN_1_2025 + 5 * HOUR_MS}-0`);
+    await expect(
+      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]),
+    ).resolves.toEqual({ added: 1, watermarkMs: null });
+    expect((await redis.xrange('temps:averages', '-', '+')).map(([id]) => id)).toEqual([
+      `${JAN_1_2025 + HOUR_MS}-0`,
+    ]);
+  });
+
+  it('a first state is saved only once', async () => {
+    await expect(repository.initialize(start)).resolves.toBe(true);
+    await expect(repository.initialize(at(`${JAN_1_2025 + 5}-0`))).resolves.toBe(false);
+    expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe('0');
+  });
+});
