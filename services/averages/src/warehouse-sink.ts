@@ -1,3 +1,4 @@
+import { ThrottledLogger } from '@temps/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DependencyChecks } from '@temps/health';
@@ -20,7 +21,6 @@ const BATCH = 5_000;
 const IDLE_POLL_MS = 500;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
-const LOG_EVERY_MS = 30_000;
 
 /** Reading temps:averages failed: Redis's fault, which /health reports already, not the warehouse's. */
 class SourceReadError extends Error {
@@ -37,12 +37,13 @@ class SourceReadError extends Error {
 @Injectable()
 export class WarehouseSink implements OnModuleInit {
   private readonly logger = new Logger('Warehouse');
+  /** One line per cause, repeated at most every 30 s while it lasts. */
+  private readonly failureLog = new ThrottledLogger(this.logger);
   private position: WarehousePosition | null = null;
   /** The last `seq` known stored; kept across failures, for the lag. */
   private storedSeq: number | null = null;
   private failure: WarehouseError | null = new WarehouseError('unreachable', 'not connected yet');
   private failures = 0;
-  private lastLog = { line: '', at: 0 };
   private readonly stopping = new AbortController();
 
   constructor(
@@ -162,6 +163,7 @@ export class WarehouseSink implements OnModuleInit {
   private recovered(): void {
     if (this.failure && this.failures > 0) {
       this.logger.log(`Warehouse ${this.warehouse.where} is usable again.`);
+      this.failureLog.reset(); // a new failure is news, even if it looks like the last one
     }
     this.failure = null;
     this.failures = 0;
@@ -171,7 +173,7 @@ export class WarehouseSink implements OnModuleInit {
   private failed(error: unknown): void {
     this.failures++;
     if (error instanceof SourceReadError) {
-      this.log(`Warehouse: ${error.message}; retrying`);
+      this.failureLog.error(`Warehouse: ${error.message}; retrying`);
       return;
     }
     const failure =
@@ -181,16 +183,7 @@ export class WarehouseSink implements OnModuleInit {
     this.failure = failure;
     this.metrics.warehouseUp.set(0);
     this.metrics.warehouseErrors.inc({ reason: failure.reason });
-    this.log(`${failure.message}; retrying`);
-  }
-
-  /** One line per cause, repeated at most every 30 s while it lasts. */
-  private log(line: string): void {
-    const now = Date.now();
-    if (line !== this.lastLog.line || now - this.lastLog.at >= LOG_EVERY_MS) {
-      this.logger.error(line);
-      this.lastLog = { line, at: now };
-    }
+    this.failureLog.error(`${failure.message}; retrying`);
   }
 
   private async pause(ms: number): Promise<void> {

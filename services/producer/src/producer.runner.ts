@@ -1,3 +1,4 @@
+import { ThrottledLogger } from '@temps/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -53,9 +54,10 @@ const BYTES_PER_READING = 20;
 @Injectable()
 export class ProducerRunner {
   private readonly logger = new Logger('Producer');
+  /** A blocked write is retried every second: one line per 30 s while it lasts. */
+  private readonly blockedLog = new ThrottledLogger(this.logger);
   private readonly stopping = new AbortController();
   private readonly reporter = new ProgressReporter();
-  private lastBlockedLog = 0;
 
   constructor(
     @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
@@ -157,9 +159,7 @@ export class ProducerRunner {
 
   private reportBlocked(reason: string): void {
     this.heartbeat.blocked(reason);
-    if (Date.now() - this.lastBlockedLog < 30_000) return;
-    this.lastBlockedLog = Date.now();
-    this.logger.error(`Cannot write: ${reason}. Retrying every second.`);
+    this.blockedLog.error(`Cannot write: ${reason}. Retrying every second.`, 'blocked');
   }
 
   private async prepareRun(): Promise<SavedRun | null> {
