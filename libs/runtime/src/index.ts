@@ -1,4 +1,5 @@
 export * from './config';
+export * from './console-output';
 export * from './run-service';
 export * from './stream-consumer';
 export * from './standby';

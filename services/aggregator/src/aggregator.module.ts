@@ -1,3 +1,4 @@
+import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
@@ -22,6 +23,7 @@ export class AggregatorModule {
       ],
       controllers: [AggregatorController],
       providers: [
+        ConsoleOutput,
         { provide: AGGREGATOR_CONFIG, useValue: config },
         AggregatorRepository,
         AggregatorMetrics,

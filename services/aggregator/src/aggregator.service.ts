@@ -7,7 +7,7 @@ import {
   type StreamEntry,
   type StreamReadEvent,
 } from '@temps/redis';
-import { ExitRequest, Standby } from '@temps/runtime';
+import { ConsoleOutput, ExitRequest, Standby } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
   DAY_MS,
@@ -81,6 +81,7 @@ export class AggregatorService implements StreamCursorSource {
     @Inject(AGGREGATOR_CONFIG) private readonly config: AggregatorConfig,
     private readonly repository: AggregatorRepository,
     private readonly metrics: AggregatorMetrics,
+    private readonly console: ConsoleOutput,
   ) {}
 
   /** Resets to the partition given on the command line, or resumes the saved state. */
@@ -521,6 +522,6 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   private print(line: string): void {
-    process.stdout.write(`${line}\n`);
+    this.console.line(line);
   }
 }

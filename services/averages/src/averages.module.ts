@@ -1,3 +1,4 @@
+import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
@@ -25,6 +26,7 @@ export class AveragesModule {
       ],
       controllers: [AveragesController],
       providers: [
+        ConsoleOutput,
         { provide: AVERAGES_CONFIG, useValue: config },
         AveragesRepository,
         AveragesMetrics,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { StreamCursor, StreamCursorSource, StreamReadEvent } from '@temps/redis';
-import { Standby } from '@temps/runtime';
+import { ConsoleOutput, Standby } from '@temps/runtime';
 import {
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
@@ -33,6 +33,7 @@ export class AveragesService implements StreamCursorSource {
     @Inject(AVERAGES_CONFIG) private readonly config: AveragesConfig,
     private readonly repository: AveragesRepository,
     private readonly metrics: AveragesMetrics,
+    private readonly console: ConsoleOutput,
   ) {}
 
   async start(): Promise<void> {
@@ -164,6 +165,6 @@ export class AveragesService implements StreamCursorSource {
   }
 
   private print(line: string): void {
-    process.stdout.write(`${line}\n`);
+    this.console.line(line);
   }
 }

@@ -1,3 +1,5 @@
+import { ProgressReporter } from './progress-reporter';
+import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
@@ -24,6 +26,8 @@ export class ProducerModule {
         ProducerRepository,
         ProducerMetrics,
         ProducerRunner,
+        ProgressReporter,
+        ConsoleOutput,
       ],
     };
   }

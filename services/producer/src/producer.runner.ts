@@ -57,13 +57,13 @@ export class ProducerRunner {
   /** A blocked write is retried every second: one line per 30 s while it lasts. */
   private readonly blockedLog = new ThrottledLogger(this.logger);
   private readonly stopping = new AbortController();
-  private readonly reporter = new ProgressReporter();
 
   constructor(
     @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
     private readonly repository: ProducerRepository,
     private readonly metrics: ProducerMetrics,
     private readonly heartbeat: Heartbeat,
+    private readonly reporter: ProgressReporter,
   ) {}
 
   /** Ends the run after the batch in flight (each batch is atomic, so any stop point is consistent). */

@@ -1,28 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { ConsoleOutput } from '@temps/runtime';
 import { SingleBar } from 'cli-progress';
 
 /**
  * The producer's console: the seed's lines ("Deleting old streams:", "Populating stream partition
  * temps:YYYYMMDD.") always, plus a progress bar with rate and ETA when writing to a terminal.
  */
+@Injectable()
 export class ProgressReporter {
   private bar: SingleBar | null = null;
 
-  constructor(private readonly interactive: boolean = Boolean(process.stdout.isTTY)) {}
+  constructor(private readonly console: ConsoleOutput) {}
 
   line(text: string): void {
     if (this.bar) {
       // Print above the bar, then redraw it.
-      process.stdout.write(`\r\x1b[2K${text}\n`);
+      this.console.raw(`\r\x1b[2K${text}\n`);
       this.bar.render();
     } else {
-      process.stdout.write(`${text}\n`);
+      this.console.line(text);
     }
   }
 
   /** Starts the bar for a bounded run (no-op off a terminal or for a run without end). */
   start(total: number, done: number): void {
-    if (!this.interactive || total <= 0) return;
+    if (!this.console.interactive || total <= 0) return;
     this.bar = new SingleBar({
+      stream: this.console.stream,
       format: ' {bar} {percentage}% | {value}/{total} readings | {rate}/s | ETA {eta_formatted}',
       hideCursor: true,
       etaBuffer: 50,
