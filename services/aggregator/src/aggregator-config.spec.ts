@@ -24,14 +24,21 @@ describe('parseAggregatorConfig', () => {
     expect(parseAggregatorConfig([key], {}).partition).toBe(key);
   });
 
-  it.each(['temps:2025', 'temps:20251399', 'temps:19691231', '', '9'.repeat(100_000)])(
-    'refuses the partition %j as the seed does: one line on stdout, exit 1',
-    (key) => {
-      const error = refusal([key]);
-      expect(error).toBeInstanceOf(ExitRequest);
-      expect(error).toMatchObject({ lines: ['Invalid stream key supplied.'], code: 1 });
-    },
-  );
+  it.each([
+    'temps:2025',
+    'temps:20251399',
+    'temps:20250230',
+    'temps:garbage',
+    'hello',
+    'temps:19691231',
+    'temps:00010101',
+    '',
+    '9'.repeat(100_000),
+  ])('refuses the partition %j as the seed does: one line on stdout, exit 1', (key) => {
+    const error = refusal([key]);
+    expect(error).toBeInstanceOf(ExitRequest);
+    expect(error).toMatchObject({ lines: ['Invalid stream key supplied.'], code: 1 });
+  });
 
   it('an environment variable cannot stand in for the partition', () => {
     expect(parseAggregatorConfig([], { partition: 'temps:20250101' }).partition).toBeNull();
