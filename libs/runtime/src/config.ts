@@ -210,7 +210,8 @@ export function readSettings<T>(
     given[argument.name()] = program.processedArgs[i] as string | undefined;
   });
 
-  const result = schema.safeParse({ env, commandLine: given });
+  // A copy: process.env itself is not a plain object, which zod's records require.
+  const result = schema.safeParse({ env: { ...env }, commandLine: given });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue.code === 'custom' && issue.params?.exit) throw new ExitRequest([issue.message]);

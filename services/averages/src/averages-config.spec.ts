@@ -47,6 +47,11 @@ describe('parseAveragesConfig', () => {
     );
   });
 
+  it('takes an environment that is not a plain object, as process.env is not', () => {
+    const env: Env = Object.assign(new (class Environment {})(), { PORT: '4003' });
+    expect(parseAveragesConfig([], env).port).toBe(4003);
+  });
+
   it.each([
     ['not a url', `WAREHOUSE_URL must look like ${FORM}.`],
     [
