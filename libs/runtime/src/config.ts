@@ -167,7 +167,7 @@ export function conflict(variable: string, other: string) {
   };
 }
 
-/** An issue that ends the process with `line` on stdout (as the seed's usage hints do), not stderr. */
+/** Params for an issue whose message ends the process on stdout (as the seed's usage hints do). */
 export const EXIT = { exit: true };
 
 /** A service's command line: commander's program (name, description, arguments) and its options. */
