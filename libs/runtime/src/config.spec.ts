@@ -81,7 +81,9 @@ describe('settings building blocks', () => {
     expect(flag.parse(undefined)).toBe(false);
     for (const raw of ['true', ' TRUE ', '1', 'Yes']) expect(flag.parse(raw)).toBe(true);
     for (const raw of ['false', 'False', '0', 'no']) expect(flag.parse(raw)).toBe(false);
-    expect(firstMessage(flag.safeParse('maybe'))).toBe('FLAG must be true or false, got "maybe".');
+    for (const raw of ['maybe', 'constructor', ' toString ']) {
+      expect(firstMessage(flag.safeParse(raw))).toBe(`FLAG must be true or false, got "${raw}".`);
+    }
   });
 
   describe('where Redis is', () => {

@@ -92,23 +92,23 @@ export function httpPort(fallback: number) {
   );
 }
 
-const BOOLEANS: Record<string, boolean> = {
-  true: true,
-  '1': true,
-  yes: true,
-  false: false,
-  '0': false,
-  no: false,
-};
+const BOOLEANS = new Map([
+  ['true', true],
+  ['1', true],
+  ['yes', true],
+  ['false', false],
+  ['0', false],
+  ['no', false],
+]);
 
 /** A boolean variable says what it means: true/false, 1/0, yes/no (an option sets it to true). */
 export function trueOrFalse(variable: string) {
   return z
     .string()
-    .refine((raw) => raw.trim().toLowerCase() in BOOLEANS, {
+    .refine((raw) => BOOLEANS.has(raw.trim().toLowerCase()), {
       error: (issue) => `${variable} must be true or false, got "${String(issue.input)}".`,
     })
-    .transform((raw) => BOOLEANS[raw.trim().toLowerCase()])
+    .transform((raw) => BOOLEANS.get(raw.trim().toLowerCase())!)
     .default(false);
 }
 
