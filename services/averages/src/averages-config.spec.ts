@@ -48,7 +48,10 @@ describe('parseAveragesConfig', () => {
   });
 
   it('takes an environment that is not a plain object, as process.env is not', () => {
-    const env: Env = Object.assign(new (class Environment {})(), { PORT: '4003' });
+    class Environment {
+      [name: string]: string | undefined;
+    }
+    const env: Env = Object.assign(new Environment(), { PORT: '4003' });
     expect(parseAveragesConfig([], env).port).toBe(4003);
   });
 
