@@ -1,6 +1,7 @@
 /**
  * Where Redis is: `REDIS_URL` (redis:// or rediss://, credentials and database included), else the
  * seed's `REDIS_HOST`, `REDIS_PORT`, `REDIS_USER`, `REDIS_PASSWORD`, else redis://localhost:6379.
+ * (The variables are read and checked by @temps/runtime's settings; this is what a URL must be.)
  */
 export const DEFAULT_REDIS_URL = 'redis://localhost:6379';
 
@@ -8,24 +9,27 @@ export class RedisConfigError extends Error {
   override name = 'RedisConfigError';
 }
 
-export function redisUrlFromEnv(env: NodeJS.ProcessEnv): string {
-  const { REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_USER, REDIS_PASSWORD } = env;
-  if (REDIS_URL) return validateRedisUrl(REDIS_URL);
-
-  const url = new URL(DEFAULT_REDIS_URL);
-  if (REDIS_HOST) url.hostname = REDIS_HOST;
-  if (REDIS_PORT) {
-    if (!/^\d{1,5}$/.test(REDIS_PORT) || Number(REDIS_PORT) < 1 || Number(REDIS_PORT) > 65535) {
-      throw new RedisConfigError(`REDIS_PORT must be a port number (1-65535), got "${REDIS_PORT}"`);
-    }
-    url.port = REDIS_PORT;
-  }
-  if (REDIS_USER) url.username = encodeURIComponent(REDIS_USER);
-  if (REDIS_PASSWORD) url.password = encodeURIComponent(REDIS_PASSWORD);
-  return validateRedisUrl(url.toString());
+/** The seed's separate pieces of a Redis location; each one missing keeps DEFAULT_REDIS_URL's. */
+export interface RedisParts {
+  host?: string;
+  /** 1-65535. */
+  port?: number;
+  user?: string;
+  password?: string;
 }
 
-function validateRedisUrl(raw: string): string {
+/** The URL the parts name, not yet checked (see validateRedisUrl). */
+export function redisUrlFromParts({ host, port, user, password }: RedisParts): string {
+  const url = new URL(DEFAULT_REDIS_URL);
+  if (host) url.hostname = host;
+  if (port !== undefined) url.port = String(port);
+  if (user) url.username = encodeURIComponent(user);
+  if (password) url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
+/** `raw` itself if it is a redis:// or rediss:// URL naming a host (and a database number, if any); else throws RedisConfigError (one line). */
+export function validateRedisUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);

@@ -1,10 +1,14 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { z } from 'zod';
 import {
-  ExitRequest,
-  booleanFromEnv,
-  parseCommandLine,
-  portFromEnv,
-  redisUrlSetting,
+  EXIT,
+  REDIS_VARIABLES,
+  httpPort,
+  readSettings,
+  redisUrl,
+  settings,
+  trueOrFalse,
+  type Env,
 } from '@temps/runtime';
 import { isPartitionKey } from '@temps/streams';
 
@@ -17,27 +21,42 @@ export interface AggregatorConfig {
   redisUrl: string;
 }
 
-/** `aggregator [partition] [--from-oldest]`; a partition that is not `temps:YYYYMMDD` is refused before anything happens. */
-export function parseAggregatorConfig(
-  argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): AggregatorConfig {
+/** Every aggregator setting, from the environment and the command line (README: "The consumers"). */
+export const AGGREGATOR_SETTINGS = settings(
+  z
+    .object({
+      // As in the seed: the usage line on stdout, exit 1.
+      partition: z
+        .string()
+        .refine(isPartitionKey, { error: 'Invalid stream key supplied.', params: EXIT })
+        .optional(),
+      AGGREGATOR_FROM_OLDEST: trueOrFalse('AGGREGATOR_FROM_OLDEST'),
+      PORT: httpPort(3002),
+      ...REDIS_VARIABLES,
+    })
+    .transform((s, ctx): AggregatorConfig => ({
+      partition: s.partition ?? null,
+      fromOldest: s.AGGREGATOR_FROM_OLDEST,
+      port: s.PORT,
+      redisUrl: redisUrl(s, ctx),
+    })),
+);
+
+/**
+ * `aggregator [partition] [--from-oldest]` (`argv` without node and the script) and its
+ * environment; a partition that is not `temps:YYYYMMDD` is refused before anything happens.
+ * Reads nothing but its arguments.
+ */
+export function parseAggregatorConfig(argv: readonly string[], env: Env): AggregatorConfig {
   const program = new Command('aggregator')
     .description('Turns the day partitions into hourly averages on temps:averages.')
-    .argument('[partition]', 'start over from this partition, e.g. temps:20250101')
-    .addOption(new Option('--from-oldest', 'without saved state, start from the oldest partition'));
-  parseCommandLine(program, argv);
-  const [partition] = program.processedArgs as [string | undefined];
-  if (partition !== undefined && !isPartitionKey(partition)) {
-    throw new ExitRequest(['Invalid stream key supplied.']);
-  }
-  const fromOldest =
-    program.opts<{ fromOldest?: boolean }>().fromOldest === true ||
-    booleanFromEnv('AGGREGATOR_FROM_OLDEST', env.AGGREGATOR_FROM_OLDEST) === true;
-  return {
-    partition: partition ?? null,
-    fromOldest,
-    port: portFromEnv(env.PORT, 3002),
-    redisUrl: redisUrlSetting(env),
-  };
+    .argument('[partition]', 'start over from this partition, e.g. temps:20250101');
+  const options = [
+    {
+      variable: 'AGGREGATOR_FROM_OLDEST',
+      flags: '--from-oldest',
+      description: 'without saved state, start from the oldest partition',
+    },
+  ];
+  return readSettings(AGGREGATOR_SETTINGS, { program, options }, argv, env);
 }

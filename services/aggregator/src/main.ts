@@ -10,7 +10,7 @@ import { AggregatorService, READ_BATCH } from './aggregator.service';
  * partition reads to the aggregator's @EventPattern handler; HTTP serves /health and /metrics.
  */
 runService('aggregator', () => {
-  const config = parseAggregatorConfig(process.argv.slice(2));
+  const config = parseAggregatorConfig(process.argv.slice(2), process.env);
   return {
     module: AggregatorModule.forRoot(config),
     port: config.port,

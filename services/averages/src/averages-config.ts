@@ -1,6 +1,15 @@
 import { Command } from 'commander';
-import { ConfigError, parseCommandLine, portFromEnv, redisUrlSetting } from '@temps/runtime';
-import { parseWarehouseUrl, type WarehouseLocation } from '@temps/warehouse';
+import { z } from 'zod';
+import {
+  REDIS_VARIABLES,
+  httpPort,
+  parsedBy,
+  readSettings,
+  redisUrl,
+  settings,
+  type Env,
+} from '@temps/runtime';
+import { parseWarehouseUrl, WarehouseConfigError, type WarehouseLocation } from '@temps/warehouse';
 
 export interface AveragesConfig {
   port: number;
@@ -11,32 +20,36 @@ export interface AveragesConfig {
   warehouse: WarehouseLocation | null;
 }
 
+/** Every averages setting but the colour, from the environment (README: "The warehouse"). */
+export const AVERAGES_SETTINGS = settings(
+  z
+    .object({
+      PORT: httpPort(3003),
+      ...REDIS_VARIABLES,
+      WAREHOUSE_URL: parsedBy(parseWarehouseUrl, WarehouseConfigError).optional(),
+    })
+    .transform((s, ctx) => ({
+      port: s.PORT,
+      redisUrl: redisUrl(s, ctx),
+      warehouse: s.WAREHOUSE_URL ?? null,
+    })),
+);
+
+/**
+ * The averages consumer takes no arguments (`argv` without node and the script), only its
+ * environment; `stdout` says whether it is a terminal. Reads nothing but its arguments.
+ */
 export function parseAveragesConfig(
-  argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[],
+  env: Env,
+  stdout: { isTTY?: boolean } = {},
 ): AveragesConfig {
-  parseCommandLine(
-    new Command('averages').description(
-      'Prints the hourly averages from temps:averages as they arrive.',
-    ),
-    argv,
+  const program = new Command('averages').description(
+    'Prints the hourly averages from temps:averages as they arrive.',
   );
+  // The colour conventions are not settings: FORCE_COLOR set to '' still forces colour.
   const color =
     !env.NO_COLOR &&
-    (Boolean(process.stdout.isTTY) || (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0'));
-  return {
-    port: portFromEnv(env.PORT, 3003),
-    redisUrl: redisUrlSetting(env),
-    color,
-    warehouse: warehouseSetting(env.WAREHOUSE_URL),
-  };
-}
-
-function warehouseSetting(raw: string | undefined): WarehouseLocation | null {
-  if (raw === undefined || raw === '') return null;
-  try {
-    return parseWarehouseUrl(raw);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+    (Boolean(stdout.isTTY) || (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0'));
+  return { ...readSettings(AVERAGES_SETTINGS, { program }, argv, env), color };
 }

@@ -11,7 +11,7 @@ import { WarehouseSink } from './warehouse-sink';
  * stores every one in the warehouse. Serves /health and /metrics.
  */
 runService('averages', () => {
-  const config = parseAveragesConfig(process.argv.slice(2));
+  const config = parseAveragesConfig(process.argv.slice(2), process.env, process.stdout);
   return {
     module: AveragesModule.forRoot(config),
     port: config.port,

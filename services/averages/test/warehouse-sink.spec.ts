@@ -13,6 +13,7 @@ import {
   freePort,
   queryRows,
   runService,
+  snapshotRedis,
   startPrivateRedis,
   syntheticHours,
   warehousePanelSql,
@@ -345,6 +346,7 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
   });
 
   it('a malformed WAREHOUSE_URL is one line and exit 1; without one nothing is stored', async () => {
+    const before = await snapshotRedis(redis);
     const bad = await runService('averages', [], {
       REDIS_URL: server.url,
       WAREHOUSE_URL: 'mysql://u:hunter2@db/temps',
@@ -353,6 +355,7 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
     expect(bad.stderr).toBe(
       'averages: WAREHOUSE_URL must start with postgres://, postgresql:// or file://, got mysql://.\n',
     );
+    expect(await snapshotRedis(redis)).toEqual(before);
     await addSyntheticAverages(redis, 0, 3);
     const { child, base } = await start({});
     await child.waitFor('Waiting for new messages');

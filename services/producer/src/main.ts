@@ -10,7 +10,7 @@ import { ProducerRunner } from './producer.runner';
  * deleted and written nothing.
  */
 runService('producer', () => {
-  const config = parseProducerConfig(process.argv.slice(2));
+  const config = parseProducerConfig(process.argv.slice(2), process.env);
   return {
     module: ProducerModule.forRoot(config),
     port: config.days === null ? config.port : null,

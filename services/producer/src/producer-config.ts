@@ -1,11 +1,17 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command } from 'commander';
+import { z } from 'zod';
 import { DAY_MS, PARTITION_RANGE } from '@temps/streams';
 import {
-  ConfigError,
-  booleanFromEnv,
-  parseCommandLine,
-  portFromEnv,
-  redisUrlSetting,
+  REDIS_VARIABLES,
+  conflict,
+  httpPort,
+  readSettings,
+  redisUrl,
+  settings,
+  trueOrFalse,
+  wholeNumber,
+  type Env,
+  type OptionSpec,
 } from '@temps/runtime';
 
 /** Everything the producer was asked to do, validated once at start-up. */
@@ -31,15 +37,6 @@ export type RunOption = 'start' | 'days' | 'intervalMs' | 'devices' | 'seed' | '
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-function integer(min: number, max: number, what: string) {
-  return (raw: string): number => {
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
-      throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}.`);
-    }
-    return Number(raw);
-  };
-}
-
 /**
  * The days a run can cover (Unix ms, end exclusive): what partition names and stream IDs hold,
  * less 1970-01-01, whose first reading would get the ID 0-0, which no stream accepts.
@@ -51,129 +48,156 @@ export const RUN_RANGE = {
 const FIRST_DAY = new Date(RUN_RANGE.startMs).toISOString().slice(0, 10);
 const LAST_DAY = new Date(RUN_RANGE.endMs - DAY_MS).toISOString().slice(0, 10);
 
-function startDate(raw: string): number | 'now' {
-  if (raw === 'now') return 'now';
+/** 00:00 UTC of a real calendar day written YYYY-MM-DD (Unix ms), else undefined. */
+function dayStart(raw: string): number | undefined {
   const match = DATE.exec(raw);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
-  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw) {
-    throw new InvalidArgumentError('Expected a calendar date as YYYY-MM-DD, or "now".');
-  }
-  if (ms < RUN_RANGE.startMs || ms >= RUN_RANGE.endMs) {
-    throw new InvalidArgumentError(
-      `Expected a day from ${FIRST_DAY} to ${LAST_DAY} (stream IDs start above 0-0 at 1970-01-01T00:00:00Z; partition names have eight digits).`,
-    );
-  }
+  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw)
+    return undefined;
   return ms;
 }
 
-function speed(raw: string): number | 'max' {
-  if (raw === 'max') return 'max';
-  const value = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(value > 0) || value > 10_000_000) {
-    throw new InvalidArgumentError(
-      'Expected "max" or a positive number of simulated seconds per second (at most 10000000).',
-    );
-  }
-  return value;
-}
+const startDay = z
+  .string()
+  .refine((raw) => raw === 'now' || dayStart(raw) !== undefined, {
+    error: 'Expected a calendar date as YYYY-MM-DD, or "now".',
+    abort: true,
+  })
+  .transform((raw) => (raw === 'now' ? ('now' as const) : dayStart(raw)!))
+  .refine((day) => day === 'now' || (day >= RUN_RANGE.startMs && day < RUN_RANGE.endMs), {
+    error: `Expected a day from ${FIRST_DAY} to ${LAST_DAY} (stream IDs start above 0-0 at 1970-01-01T00:00:00Z; partition names have eight digits).`,
+  });
 
-function command(): Command {
-  return new Command('producer')
-    .description('Writes simulated temperature readings into one Redis stream per UTC day.')
-    .addOption(
-      new Option('--start <date>', 'first simulated day, YYYY-MM-DD or "now"')
-        .default(Date.UTC(2025, 0, 1), '2025-01-01')
-        .argParser(startDate)
-        .env('PRODUCER_START'),
-    )
-    .addOption(
-      new Option('--days <n>', 'number of days to produce')
-        .default(10)
-        .argParser(integer(1, 36_500, 'Days'))
-        .env('PRODUCER_DAYS'),
-    )
-    .addOption(
-      new Option('--follow', 'produce forever instead of a fixed number of days').conflicts('days'),
-    )
-    .addOption(
-      new Option('--interval-ms <n>', 'simulated milliseconds between readings of a device')
-        .default(1_000)
-        .argParser(integer(1, 86_400_000, 'The interval'))
-        .env('PRODUCER_INTERVAL_MS'),
-    )
-    .addOption(
-      new Option('--devices <n>', 'number of simulated devices')
-        .default(1)
-        .argParser(integer(1, 10_000, 'Devices'))
-        .env('PRODUCER_DEVICES'),
-    )
-    .addOption(
-      new Option('--seed <n>', 'random seed; the same seed gives identical readings')
-        .argParser(integer(0, 4_294_967_295, 'The seed'))
-        .env('PRODUCER_SEED'),
-    )
-    .addOption(
-      new Option('--speed <max|n>', 'simulated seconds per real second')
-        .default('max' as const)
-        .argParser(speed)
-        .env('PRODUCER_SPEED'),
-    )
-    .addOption(
-      new Option('--resume', 'continue the last run where it stopped instead of resetting'),
-    )
-    .showSuggestionAfterError(true);
-}
+const speed = z
+  .string()
+  .refine(
+    (raw) =>
+      raw === 'max' ||
+      (/^\d+(\.\d+)?$/.test(raw.trim()) && Number(raw) > 0 && Number(raw) <= 10_000_000),
+    {
+      error:
+        'Expected "max" or a positive number of simulated seconds per second (at most 10000000).',
+    },
+  )
+  .transform((raw) => (raw === 'max' ? ('max' as const) : Number(raw)));
+
+const DEFAULTS = { start: Date.UTC(2025, 0, 1), days: 10, intervalMs: 1_000, devices: 1 };
+
+const OPTIONS: OptionSpec[] = [
+  {
+    variable: 'PRODUCER_START',
+    flags: '--start <date>',
+    description: 'first simulated day, YYYY-MM-DD or "now"',
+    shownDefault: DEFAULTS.start,
+    shownDefaultDescription: new Date(DEFAULTS.start).toISOString().slice(0, 10),
+  },
+  {
+    variable: 'PRODUCER_DAYS',
+    flags: '--days <n>',
+    description: 'number of days to produce',
+    shownDefault: DEFAULTS.days,
+  },
+  {
+    variable: 'PRODUCER_FOLLOW',
+    flags: '--follow',
+    description: 'produce forever instead of a fixed number of days',
+  },
+  {
+    variable: 'PRODUCER_INTERVAL_MS',
+    flags: '--interval-ms <n>',
+    description: 'simulated milliseconds between readings of a device',
+    shownDefault: DEFAULTS.intervalMs,
+  },
+  {
+    variable: 'PRODUCER_DEVICES',
+    flags: '--devices <n>',
+    description: 'number of simulated devices',
+    shownDefault: DEFAULTS.devices,
+  },
+  {
+    variable: 'PRODUCER_SEED',
+    flags: '--seed <n>',
+    description: 'random seed; the same seed gives identical readings',
+  },
+  {
+    variable: 'PRODUCER_SPEED',
+    flags: '--speed <max|n>',
+    description: 'simulated seconds per real second',
+    shownDefault: 'max',
+  },
+  {
+    variable: 'PRODUCER_RESUME',
+    flags: '--resume',
+    description: 'continue the last run where it stopped instead of resetting',
+  },
+];
+
+/** Every producer setting, from the environment and the command line (README: "The producer"). */
+export const PRODUCER_SETTINGS = settings(
+  z
+    .object({
+      PRODUCER_START: startDay.optional(),
+      PRODUCER_DAYS: wholeNumber(1, 36_500, 'Days').optional(),
+      PRODUCER_INTERVAL_MS: wholeNumber(1, 86_400_000, 'The interval').optional(),
+      PRODUCER_DEVICES: wholeNumber(1, 10_000, 'Devices').optional(),
+      PRODUCER_SEED: wholeNumber(0, 4_294_967_295, 'The seed').optional(),
+      PRODUCER_SPEED: speed.optional(),
+      PRODUCER_FOLLOW: trueOrFalse('PRODUCER_FOLLOW'),
+      PRODUCER_RESUME: trueOrFalse('PRODUCER_RESUME'),
+      PORT: httpPort(3001),
+      ...REDIS_VARIABLES,
+    })
+    .transform((s, ctx): ProducerConfig => {
+      const given = {
+        start: s.PRODUCER_START,
+        days: s.PRODUCER_DAYS,
+        intervalMs: s.PRODUCER_INTERVAL_MS,
+        devices: s.PRODUCER_DEVICES,
+        seed: s.PRODUCER_SEED,
+        speed: s.PRODUCER_SPEED,
+      };
+      const explicit = new Set(
+        (Object.keys(given) as RunOption[]).filter((name) => given[name] !== undefined),
+      );
+      const follow = s.PRODUCER_FOLLOW;
+      if (follow && explicit.has('days')) {
+        ctx.addIssue(conflict('PRODUCER_FOLLOW', 'PRODUCER_DAYS'));
+        return z.NEVER;
+      }
+      if (follow) explicit.add('days');
+      const start = given.start ?? DEFAULTS.start;
+      const days = given.days ?? DEFAULTS.days;
+      const startMs = start === 'now' ? Date.now() : start;
+      if (!follow && startMs + days * DAY_MS > RUN_RANGE.endMs) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--start + --days must end by ${LAST_DAY} (the last partition, temps:99991231); ${days} days from ${new Date(startMs).toISOString().slice(0, 10)} end later.`,
+        });
+        return z.NEVER;
+      }
+      return {
+        start,
+        days: follow ? null : days,
+        intervalMs: given.intervalMs ?? DEFAULTS.intervalMs,
+        devices: given.devices ?? DEFAULTS.devices,
+        seed: given.seed ?? null,
+        speed: given.speed ?? 'max',
+        resume: s.PRODUCER_RESUME,
+        port: s.PORT,
+        redisUrl: redisUrl(s, ctx),
+        explicit,
+      };
+    }),
+);
 
 /**
- * Parses and validates the command line and environment; throws ConfigError with one clear line.
- * (Commander reads option variables from `process.env`; `env` supplies the rest.)
+ * Parses and validates the command line (`argv` without node and the script) and the environment
+ * (each option's variable; the command line wins); throws ConfigError with one clear line. Reads
+ * nothing but its arguments.
  */
-export function parseProducerConfig(
-  argv: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): ProducerConfig {
-  const program = command();
-  parseCommandLine(program, argv);
-  const opts = program.opts<{
-    start: number | 'now';
-    days: number;
-    follow?: boolean;
-    intervalMs: number;
-    devices: number;
-    seed?: number;
-    speed: number | 'max';
-    resume?: boolean;
-  }>();
-  const explicit = new Set<RunOption>(
-    (['start', 'days', 'intervalMs', 'devices', 'seed', 'speed'] as const).filter((name) =>
-      ['cli', 'env'].includes(program.getOptionValueSource(name) ?? ''),
-    ),
+export function parseProducerConfig(argv: readonly string[], env: Env): ProducerConfig {
+  const program = new Command('producer').description(
+    'Writes simulated temperature readings into one Redis stream per UTC day.',
   );
-  // Boolean flags: the command line can only switch them on; the environment says true or false.
-  const follow =
-    opts.follow === true || booleanFromEnv('PRODUCER_FOLLOW', env.PRODUCER_FOLLOW) === true;
-  const resume =
-    opts.resume === true || booleanFromEnv('PRODUCER_RESUME', env.PRODUCER_RESUME) === true;
-  if (follow && explicit.has('days')) {
-    throw new ConfigError('--follow (PRODUCER_FOLLOW) cannot be used with --days (PRODUCER_DAYS).');
-  }
-  if (follow) explicit.add('days');
-  const startMs = opts.start === 'now' ? Date.now() : opts.start;
-  if (!follow && startMs + opts.days * DAY_MS > RUN_RANGE.endMs) {
-    throw new ConfigError(
-      `--start + --days must end by ${LAST_DAY} (the last partition, temps:99991231); ${opts.days} days from ${new Date(startMs).toISOString().slice(0, 10)} end later.`,
-    );
-  }
-  return {
-    start: opts.start,
-    days: follow ? null : opts.days,
-    intervalMs: opts.intervalMs,
-    devices: opts.devices,
-    seed: opts.seed ?? null,
-    speed: opts.speed,
-    resume,
-    port: portFromEnv(env.PORT, 3001),
-    redisUrl: redisUrlSetting(env),
-    explicit,
-  };
+  return readSettings(PRODUCER_SETTINGS, { program, options: OPTIONS }, argv, env);
 }
