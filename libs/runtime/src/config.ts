@@ -1,7 +1,7 @@
 import { Command, Help, Option } from 'commander';
 import { z } from 'zod';
 import { RedisConfigError, redisUrlFromParts, validateRedisUrl } from '@temps/redis';
-import { ExitRequest } from './run-service';
+import { ExitRequest } from './exit-request';
 
 /** Longest run of non-space characters a message repeats from the input before shortening it. */
 const MAX_ECHO = 60;

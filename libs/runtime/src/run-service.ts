@@ -8,22 +8,10 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from './config';
+import { ExitRequest } from './exit-request';
 
 /** How long a stop request (SIGTERM, SIGINT) may take, in every phase, before the process exits. */
 export const STOP_DEADLINE_MS = 1_800;
-
-/** Ends the process with these lines on stdout and this exit code (e.g. the seed's usage hints). */
-export class ExitRequest extends Error {
-  override name = 'ExitRequest';
-  /** Thrown from a stream handler, it ends the consumer instead of being retried. */
-  readonly fatal = true;
-  constructor(
-    readonly lines: string[],
-    readonly code = 1,
-  ) {
-    super(lines.join(' '));
-  }
-}
 
 /** The piece of a service that does its work: started once, asked to stop on SIGTERM/SIGINT. */
 export interface Worker {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { DAY_MS, PARTITION_RANGE } from '@temps/streams';
+import { DAY_MS, PARTITION_RANGE, utcDay } from '@temps/streams';
 import {
   REDIS_VARIABLES,
   conflict,
@@ -45,15 +45,14 @@ export const RUN_RANGE = {
   startMs: PARTITION_RANGE.startMs + DAY_MS,
   endMs: PARTITION_RANGE.endMs,
 };
-const FIRST_DAY = new Date(RUN_RANGE.startMs).toISOString().slice(0, 10);
-const LAST_DAY = new Date(RUN_RANGE.endMs - DAY_MS).toISOString().slice(0, 10);
+const FIRST_DAY = utcDay(RUN_RANGE.startMs, '-');
+const LAST_DAY = utcDay(RUN_RANGE.endMs - DAY_MS, '-');
 
 /** 00:00 UTC of a real calendar day written YYYY-MM-DD (Unix ms), else undefined. */
 function dayStart(raw: string): number | undefined {
   const match = DATE.exec(raw);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
-  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw)
-    return undefined;
+  if (!match || Number.isNaN(ms) || utcDay(ms, '-') !== raw) return undefined;
   return ms;
 }
 
@@ -89,7 +88,7 @@ const OPTIONS: OptionSpec[] = [
     flags: '--start <date>',
     description: 'first simulated day, YYYY-MM-DD or "now"',
     shownDefault: DEFAULTS.start,
-    shownDefaultDescription: new Date(DEFAULTS.start).toISOString().slice(0, 10),
+    shownDefaultDescription: utcDay(DEFAULTS.start, '-'),
   },
   {
     variable: 'PRODUCER_DAYS',
@@ -171,7 +170,7 @@ export const PRODUCER_SETTINGS = settings(
       if (!follow && startMs + days * DAY_MS > RUN_RANGE.endMs) {
         ctx.addIssue({
           code: 'custom',
-          message: `--start + --days must end by ${LAST_DAY} (the last partition, temps:99991231); ${days} days from ${new Date(startMs).toISOString().slice(0, 10)} end later.`,
+          message: `--start + --days must end by ${LAST_DAY} (the last partition, temps:99991231); ${days} days from ${utcDay(startMs, '-')} end later.`,
         });
         return z.NEVER;
       }
