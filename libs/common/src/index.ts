@@ -1,2 +1,3 @@
+export * from './stop-requests';
 export * from './throttled-logger';
 export * from './timeout';

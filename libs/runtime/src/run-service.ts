@@ -1,4 +1,4 @@
-import { waitAtMost } from '@temps/common';
+import { catchStopRequests, waitAtMost } from '@temps/common';
 import {
   ConsoleLogger,
   Logger,
@@ -9,9 +9,6 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { ConfigError } from './config';
 import { ExitRequest } from './exit-request';
-
-/** How long a stop request (SIGTERM, SIGINT) may take, in every phase, before the process exits. */
-export const STOP_DEADLINE_MS = 1_800;
 
 /** The piece of a service that does its work: started once, asked to stop on SIGTERM/SIGINT. */
 export interface Worker {
@@ -44,14 +41,8 @@ export function runService(name: string, build: () => ServiceSpec): void {
   }
   // A rejection nobody awaited is still a failure: one line and exit 1, not a stack dump.
   process.once('unhandledRejection', (reason) => exitWith(name, toError(reason)));
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  // A stop request ends the process within STOP_DEADLINE_MS whatever it is waiting for (a Redis
-  // that accepts connections but never answers would otherwise hold start-up or shutdown). Every
-  // write is atomic, so stopping at any point is consistent.
-  void signalled.then(() => setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref());
+  // Usually caught already, by the service's main.ts before it loaded anything heavy.
+  const signalled = catchStopRequests();
 
   start(spec, signalled).then(
     () => process.exit(0),

@@ -1,24 +1,11 @@
-import 'reflect-metadata';
-import { runService, streamConsumerWorker } from '@temps/runtime';
-import { READINGS_PATTERN } from './aggregator.constants';
-import { parseAggregatorConfig } from './aggregator-config';
-import { AggregatorModule } from './aggregator.module';
-import { AggregatorService, READ_BATCH } from './aggregator.service';
+import { catchStopRequests } from '@temps/common';
 
 /**
  * `aggregator [temps:YYYYMMDD]`: a hybrid Nest application. The Redis Streams transport feeds
  * partition reads to the aggregator's @EventPattern handler; HTTP serves /health and /metrics.
+ *
+ * Stop requests are caught before Nest and the service load (a second or more on a busy machine),
+ * so a `docker stop` during start-up is still a clean exit 0, never Node's default exit by signal.
  */
-runService('aggregator', () => {
-  const config = parseAggregatorConfig(process.argv.slice(2), process.env);
-  return {
-    module: AggregatorModule.forRoot(config),
-    port: config.port,
-    worker: (app) =>
-      streamConsumerWorker(app, {
-        pattern: READINGS_PATTERN,
-        consumer: app.get(AggregatorService),
-        count: READ_BATCH,
-      }),
-  };
-});
+catchStopRequests();
+void import('./bootstrap.js');

@@ -68,6 +68,26 @@ describe('a stop request ends every service within 2 s, even while Redis does no
     },
   );
 
+  it.each(SERVICES)(
+    '%s %j, stopped while it is still loading (before Nest is up)',
+    async (service, args) => {
+      const silent = await silentServer();
+      try {
+        const child = new ServiceProcess(service, args, {
+          REDIS_URL: silent.url,
+          PORT: String(await freePort()),
+        });
+        // Past Node's own start-up, well before Nest and the service have loaded (about 1 s).
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        const { ms, code } = await stopTime(child, 'SIGTERM');
+        expect({ code, stderr: child.stderr }).toEqual({ code: 0, stderr: '' });
+        expect(ms).toBeLessThan(2_000);
+      } finally {
+        await silent.close();
+      }
+    },
+  );
+
   describe('and while running, once Redis stops answering', () => {
     let server: PrivateRedis;
     let redis: Redis;

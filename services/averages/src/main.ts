@@ -1,36 +1,11 @@
-import 'reflect-metadata';
-import { runService, streamConsumerWorker, type Worker } from '@temps/runtime';
-import { AVERAGES_PATTERN } from './averages.constants';
-import { parseAveragesConfig } from './averages-config';
-import { AveragesModule } from './averages.module';
-import { AveragesService } from './averages.service';
-import { WarehouseSink } from './warehouse-sink';
+import { catchStopRequests } from '@temps/common';
 
 /**
  * `averages`: tails temps:averages and prints each hourly average; with WAREHOUSE_URL it also
  * stores every one in the warehouse. Serves /health and /metrics.
+ *
+ * Stop requests are caught before Nest and the service load (a second or more on a busy machine),
+ * so a `docker stop` during start-up is still a clean exit 0, never Node's default exit by signal.
  */
-runService('averages', () => {
-  const config = parseAveragesConfig(process.argv.slice(2), process.env, process.stdout);
-  return {
-    module: AveragesModule.forRoot(config),
-    port: config.port,
-    worker: (app): Worker => {
-      const reader = streamConsumerWorker(app, {
-        pattern: AVERAGES_PATTERN,
-        consumer: app.get(AveragesService),
-      });
-      if (!config.warehouse) return reader;
-      const sink = app.get(WarehouseSink);
-      return {
-        run: async () => {
-          await Promise.all([reader.run(), sink.run()]);
-        },
-        stop: () => {
-          reader.stop();
-          sink.stop();
-        },
-      };
-    },
-  };
-});
+catchStopRequests();
+void import('./bootstrap.js');

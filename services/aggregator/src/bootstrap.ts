@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { runService, streamConsumerWorker } from '@temps/runtime';
+import { READINGS_PATTERN } from './aggregator.constants';
+import { parseAggregatorConfig } from './aggregator-config';
+import { AggregatorModule } from './aggregator.module';
+import { AggregatorService, READ_BATCH } from './aggregator.service';
+
+/** Builds and runs the service; loaded by main.ts once stop requests are caught. */
+runService('aggregator', () => {
+  const config = parseAggregatorConfig(process.argv.slice(2), process.env);
+  return {
+    module: AggregatorModule.forRoot(config),
+    port: config.port,
+    worker: (app) =>
+      streamConsumerWorker(app, {
+        pattern: READINGS_PATTERN,
+        consumer: app.get(AggregatorService),
+        count: READ_BATCH,
+      }),
+  };
+});
