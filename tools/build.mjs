@@ -75,11 +75,9 @@ const folders = projects.map((project) => {
 folders.push(...extraFolders.map((folder) => join(graph.nodes[name].data.root, folder)));
 const files = (await Promise.all(folders.map(sources))).flat();
 
-const {
-  $schema: _schema,
-  exclude: _exclude,
-  ...swcrc
-} = JSON.parse(await readFile(join(workspaceRoot, '.swcrc'), 'utf8'));
+const { $schema: _schema, ...swcrc } = JSON.parse(
+  await readFile(join(workspaceRoot, '.swcrc'), 'utf8'),
+);
 const { compilerOptions } = JSON.parse(
   await readFile(join(workspaceRoot, 'tsconfig.base.json'), 'utf8'),
 );
