@@ -5,6 +5,7 @@ WORKDIR /workspace
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nx.json tsconfig.base.json .swcrc jest.preset.js ./
+COPY tools/build.mjs tools/
 COPY libs libs
 COPY services services
 ARG SERVICE

@@ -1,6 +1,61 @@
 import js from '@eslint/js';
+import nx from '@nx/eslint-plugin';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/** Specs, integration suites and benchmarks: the only files that may use @temps/testing. */
+const TEST_FILES = ['**/*.spec.ts', '**/test/**/*.ts', '**/bench/**/*.ts'];
+
+/**
+ * The layers, by the tags in each project.json: the pure core and the small utilities (type:util:
+ * timeouts, throttled logging, stop requests) import no workspace project, infrastructure
+ * libraries build on them and on each other, services on all three; the test kit
+ * (type:testing) is for test files and the e2e and chaos suites only. `testing` adds it for
+ * TEST_FILES. The kit imports the libraries it tests, so a library's spec that uses it closes a
+ * cycle through it; only those cycles are allowed (the build leaves the kit out, see tools/build.mjs).
+ */
+const boundaries = ({ testing }) => [
+  'error',
+  {
+    allow: [],
+    // An integration suite may import its own library through the alias, as its users do.
+    allowCircularSelfDependency: testing,
+    ignoredCircularDependencies: [
+      ['tag:type:testing', 'tag:type:core'],
+      ['tag:type:testing', 'tag:type:infra'],
+    ],
+    depConstraints: [
+      { sourceTag: 'type:core', onlyDependOnLibsWithTags: testing ? ['type:testing'] : [] },
+      { sourceTag: 'type:util', onlyDependOnLibsWithTags: [] },
+      {
+        sourceTag: 'type:infra',
+        onlyDependOnLibsWithTags: [
+          'type:core',
+          'type:util',
+          'type:infra',
+          ...(testing ? ['type:testing'] : []),
+        ],
+      },
+      {
+        sourceTag: 'type:service',
+        onlyDependOnLibsWithTags: [
+          'type:core',
+          'type:util',
+          'type:infra',
+          ...(testing ? ['type:testing'] : []),
+        ],
+      },
+      {
+        sourceTag: 'type:testing',
+        onlyDependOnLibsWithTags: ['type:core', 'type:util', 'type:infra'],
+      },
+      {
+        sourceTag: 'type:e2e',
+        onlyDependOnLibsWithTags: ['type:core', 'type:util', 'type:infra', 'type:testing'],
+      },
+    ],
+  },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.nx/**', 'coverage/**'] },
@@ -16,6 +71,9 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  { plugins: { '@nx': nx } },
+  { rules: { '@nx/enforce-module-boundaries': boundaries({ testing: false }) } },
+  { files: TEST_FILES, rules: { '@nx/enforce-module-boundaries': boundaries({ testing: true }) } },
   { files: ['**/*.cjs', '**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // Benchmarks report to the console.
   { files: ['**/bench/**/*.ts'], rules: { 'no-console': 'off' } },

@@ -1,6 +1,7 @@
+// Unit specs: beside the code, no servers or processes (the `test` target, cached by Nx).
 module.exports = {
   displayName: 'streams',
   preset: '../../jest.preset.js',
   rootDir: __dirname,
-  testMatch: ['<rootDir>/{src,test}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
 };

@@ -1,8 +1,7 @@
+// Unit specs: beside the code, no servers or processes (the `test` target, cached by Nx).
 module.exports = {
   displayName: 'producer',
   preset: '../../jest.preset.js',
   rootDir: __dirname,
-  testMatch: ['<rootDir>/{src,test}/**/*.spec.ts'],
-  // Integration suites start private Redis servers and real producer processes.
-  testTimeout: 120_000,
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
 };
