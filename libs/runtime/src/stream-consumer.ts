@@ -1,6 +1,10 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
-import { RedisStreamsServer, type StreamCursorSource } from '@temps/redis';
+import {
+  RedisStreamsServer,
+  StreamHandlerErrorFilter,
+  type StreamCursorSource,
+} from '@temps/redis';
 import { Redis } from 'ioredis';
 import type { Worker } from './run-service';
 
@@ -26,7 +30,8 @@ export function streamConsumerWorker(
     count: options.count,
     onTurn: () => heartbeat.beat(),
   });
-  app.connectMicroservice({ strategy: transport });
+  // The handler's errors reach the transport as thrown: it retries them, and reports them itself.
+  app.connectMicroservice({ strategy: transport }).useGlobalFilters(new StreamHandlerErrorFilter());
   return {
     run: async () => {
       await options.consumer.start();
