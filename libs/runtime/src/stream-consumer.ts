@@ -1,4 +1,5 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import type { NestMicroservice } from '@nestjs/microservices';
 import { Heartbeat } from '@temps/health';
 import {
   RedisStreamsServer,
@@ -31,7 +32,16 @@ export function streamConsumerWorker(
     onTurn: () => heartbeat.beat(),
   });
   // The handler's errors reach the transport as thrown: it retries them, and reports them itself.
-  app.connectMicroservice({ strategy: transport }).useGlobalFilters(new StreamHandlerErrorFilter());
+  // Handlers capture their filters when registered, so the filter goes in before registration;
+  // the rest is what connectMicroservice does when not deferred (the application runs the hooks).
+  const microservice = app.connectMicroservice(
+    { strategy: transport },
+    { deferInitialization: true },
+  ) as NestMicroservice;
+  microservice.useGlobalFilters(new StreamHandlerErrorFilter());
+  microservice.registerListeners();
+  microservice.setIsInitialized(true);
+  microservice.setIsInitHookCalled(true);
   return {
     run: async () => {
       await options.consumer.start();
