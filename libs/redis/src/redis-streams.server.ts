@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
 import {
   BaseRpcContext,
   RpcException,
@@ -7,7 +8,7 @@ import {
   type ReadPacket,
 } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
-import { isObservable, lastValueFrom } from 'rxjs';
+import { finalize, lastValueFrom, throwError, type Observable } from 'rxjs';
 
 /** An entry: its ID as text, its fields as raw bytes (decoding every field to text would cost more
  * than the rest of a consumer's work; consumers decode what they use). */
@@ -53,18 +54,36 @@ export class RedisStreamsContext extends BaseRpcContext<[StreamCursor]> {
 
 type Status = 'connected' | 'disconnected' | 'reconnecting';
 
+/** Listeners of the reader connection's events (ioredis: 'ready', 'error', 'reconnecting', 'end'...). */
+type ReaderEvents = Record<string, (...args: unknown[]) => void>;
+
+/**
+ * Hands a stream handler's error to the transport as it was thrown. Install it on the microservice
+ * (`useGlobalFilters`): Nest's default filter would log every failed attempt and replace the error
+ * with "Internal server error", so the transport could neither throttle the report nor see `fatal`.
+ */
+@Catch()
+export class StreamHandlerErrorFilter implements RpcExceptionFilter {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
+  }
+}
+
 /**
  * A Nest microservice transport that tails Redis streams with XREAD and hands each read to an
- * @EventPattern handler, waiting for it before reading on. Handler errors propagate back here:
- * they are logged (at most once per 30 s) and the read is retried from the consumer's committed
- * position after a pause, so a bad moment never crashes or skips anything.
+ * @EventPattern handler, waiting for it before reading on. Handler errors propagate back here (with
+ * `StreamHandlerErrorFilter` installed, as the error thrown): they are logged (at most once per
+ * 30 s) and the read is retried from the consumer's committed position after a pause, so a bad
+ * moment never crashes or skips anything.
  */
 export class RedisStreamsServer
-  extends Server<Record<string, never>, Status>
+  extends Server<ReaderEvents, Status>
   implements CustomTransportStrategy
 {
+  /** The read loop awaits every handler and reports its failure itself; Nest must not log it too. */
   override readonly propagatesEventHandlerErrors = true;
   private reader: Redis | null = null;
+  private pendingListeners: { event: string; callback: (...args: unknown[]) => void }[] = [];
   private loop: Promise<void> | null = null;
   private stopping = false;
   private lastErrorLog = 0;
@@ -74,15 +93,41 @@ export class RedisStreamsServer
     super();
   }
 
-  listen(callback: (...optionalParams: unknown[]) => void): void {
-    const reader = this.options.redis.duplicate();
+  /**
+   * Opens the reader connection and starts reading once it is ready. Calls back with the error if
+   * that connection cannot be made (the first attempt fails), and with nothing once reading (or if
+   * closed before the connection was ready).
+   */
+  listen(callback: (error?: unknown) => void): void {
+    let reader: Redis;
+    try {
+      reader = this.options.redis.duplicate({ lazyConnect: true });
+    } catch (error) {
+      return callback(error);
+    }
     this.reader = reader;
     reader.on('ready', () => this._status$.next('connected'));
-    reader.on('reconnecting', () => this._status$.next('reconnecting'));
-    reader.on('end', () => this._status$.next('disconnected'));
+    // A deliberate close ends the connection too; only an unexpected end is news.
+    reader.on('reconnecting', () => {
+      if (!this.stopping) this._status$.next('reconnecting');
+    });
+    reader.on('end', () => {
+      if (!this.stopping) this._status$.next('disconnected');
+    });
     reader.on('error', () => undefined); // reported through failed reads below
-    this.loop = this.run(reader);
-    callback();
+    this.pendingListeners.forEach(({ event, callback }) => reader.on(event, callback));
+    this.pendingListeners = [];
+    reader.connect().then(
+      () => {
+        if (!this.stopping) this.loop = this.run(reader);
+        callback();
+      },
+      (error: unknown) => {
+        if (this.stopping) return callback();
+        reader.disconnect();
+        callback(error);
+      },
+    );
   }
 
   /**
@@ -103,24 +148,41 @@ export class RedisStreamsServer
   }
 
   /**
-   * Runs the handler and waits for it to finish, failing if it failed, so the read loop can back
-   * off and retry (Nest's own event handling would log the error and carry on as if it had worked).
+   * Runs the handler between the processing hooks and waits for it (and for the stream it returns)
+   * to finish, failing with its error, so the read loop can back off and retry. Nest's own
+   * `handleEvent` would not wait, and would carry on as if the handler had worked.
    */
-  override async handleEvent(
+  override handleEvent(
     pattern: string,
     packet: ReadPacket,
     context: BaseRpcContext,
   ): Promise<void> {
     const handler = this.getHandlerByPattern(pattern);
-    if (!handler) throw new Error(`No @EventPattern('${pattern}') handler.`);
-    const result: unknown = await handler(packet.data, context);
-    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+    if (!handler) return Promise.reject(new Error(`No @EventPattern('${pattern}') handler.`));
+    return new Promise<void>((resolve, reject) => {
+      // The start hook is typed to return nothing, so the outcome is taken from inside it rather
+      // than from whatever it returns; a hook that fails fails the read.
+      const started: unknown = this.runWithProcessingHooks(context, async (runEndHook) => {
+        try {
+          const result = this.transformToObservable(await handler(packet.data, context));
+          await lastValueFrom(result.pipe(finalize(runEndHook)), { defaultValue: undefined });
+          resolve();
+        } catch (error) {
+          runEndHook();
+          reject(error as Error);
+        }
+      });
+      Promise.resolve(started).catch(reject);
+    });
   }
 
-  on(): void {
-    throw new Error('RedisStreamsServer reports its status through the `status` observable.');
+  /** Listens to the reader connection's events (as ioredis emits them), from `listen()` on. */
+  on(event: string, callback: (...args: unknown[]) => void): void {
+    if (this.reader) this.reader.on(event, callback);
+    else this.pendingListeners.push({ event, callback });
   }
 
+  /** The reader connection (an ioredis client), once listening. */
   unwrap<T>(): T {
     if (!this.reader) throw new Error('Not listening yet.');
     return this.reader as T;
@@ -199,19 +261,7 @@ export class RedisStreamsServer
   }
 }
 
-/**
- * Runs a stream handler's work so that a failure reaches the transport (which retries and reports
- * it) as the error itself, without Nest's exception filter logging it on every attempt.
- */
-export async function handOver(work: Promise<void>): Promise<void> {
-  try {
-    await work;
-  } catch (error) {
-    throw new RpcException(error as Error);
-  }
-}
-
-/** The error a handler threw to end the consumer (`fatal: true`), unwrapped from Nest's RpcException. */
+/** The error a handler threw to end the consumer (`fatal: true`), unwrapped from an RpcException or cause. */
 function fatalCause(error: unknown): Error | null {
   for (let e: unknown = error; e;) {
     if ((e as { fatal?: boolean }).fatal === true) return e as Error;

@@ -1,6 +1,11 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import type { NestMicroservice } from '@nestjs/microservices';
 import { Heartbeat } from '@temps/health';
-import { RedisStreamsServer, type StreamCursorSource } from '@temps/redis';
+import {
+  RedisStreamsServer,
+  StreamHandlerErrorFilter,
+  type StreamCursorSource,
+} from '@temps/redis';
 import { Redis } from 'ioredis';
 import type { Worker } from './run-service';
 
@@ -26,7 +31,17 @@ export function streamConsumerWorker(
     count: options.count,
     onTurn: () => heartbeat.beat(),
   });
-  app.connectMicroservice({ strategy: transport });
+  // The handler's errors reach the transport as thrown: it retries them, and reports them itself.
+  // Handlers capture their filters when registered, so the filter goes in before registration;
+  // the rest is what connectMicroservice does when not deferred (the application runs the hooks).
+  const microservice = app.connectMicroservice(
+    { strategy: transport },
+    { deferInitialization: true },
+  ) as NestMicroservice;
+  microservice.useGlobalFilters(new StreamHandlerErrorFilter());
+  microservice.registerListeners();
+  microservice.setIsInitialized(true);
+  microservice.setIsInitHookCalled(true);
   return {
     run: async () => {
       await options.consumer.start();

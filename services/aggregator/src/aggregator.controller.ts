@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { handOver, type StreamReadEvent } from '@temps/redis';
+import type { StreamReadEvent } from '@temps/redis';
 import { READINGS_PATTERN } from './aggregator.constants';
 import { AggregatorService } from './aggregator.service';
 
@@ -11,6 +11,6 @@ export class AggregatorController {
 
   @EventPattern(READINGS_PATTERN)
   handle(@Payload() event: StreamReadEvent): Promise<void> {
-    return handOver(this.aggregator.handle(event));
+    return this.aggregator.handle(event);
   }
 }

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { handOver, type StreamReadEvent } from '@temps/redis';
+import type { StreamReadEvent } from '@temps/redis';
 import { AVERAGES_PATTERN } from './averages.constants';
 import { AveragesService } from './averages.service';
 
@@ -11,6 +11,6 @@ export class AveragesController {
 
   @EventPattern(AVERAGES_PATTERN)
   handle(@Payload() event: StreamReadEvent): Promise<void> {
-    return handOver(this.averages.handle(event));
+    return this.averages.handle(event);
   }
 }
