@@ -2,11 +2,11 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import {
   RedisStreamsServer,
-  StreamHandlerErrorFilter,
+  StreamEventPattern,
   type RedisStreamsContext,
   type StreamCursor,
   type StreamReadEvent,
@@ -371,7 +371,7 @@ let work: (event: StreamReadEvent) => Promise<void> = async () => undefined;
 
 @Controller()
 class ReadsController {
-  @EventPattern(PATTERN)
+  @StreamEventPattern(PATTERN)
   handle(@Payload() event: StreamReadEvent): Promise<void> {
     return work(event);
   }
@@ -389,7 +389,6 @@ describe('RedisStreamsServer in a Nest microservice', () => {
       strategy: parts.server,
       logger: false,
     });
-    app.useGlobalFilters(new StreamHandlerErrorFilter());
     await app.listen();
     return { ...parts, app };
   }

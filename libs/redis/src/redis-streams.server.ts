@@ -1,7 +1,9 @@
+import { ThrottledLogger } from '@temps/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Catch, type RpcExceptionFilter } from '@nestjs/common';
+import { applyDecorators, Catch, UseFilters, type RpcExceptionFilter } from '@nestjs/common';
 import {
   BaseRpcContext,
+  EventPattern,
   RpcException,
   Server,
   type CustomTransportStrategy,
@@ -58,15 +60,24 @@ type Status = 'connected' | 'disconnected' | 'reconnecting';
 type ReaderEvents = Record<string, (...args: unknown[]) => void>;
 
 /**
- * Hands a stream handler's error to the transport as it was thrown. Install it on the microservice
- * (`useGlobalFilters`): Nest's default filter would log every failed attempt and replace the error
- * with "Internal server error", so the transport could neither throttle the report nor see `fatal`.
+ * Hands a stream handler's error to the transport as it was thrown (`@StreamEventPattern` installs
+ * it): Nest's default filter would log every failed attempt and replace the error with "Internal
+ * server error", so the transport could neither throttle the report nor see `fatal`.
  */
 @Catch()
 export class StreamHandlerErrorFilter implements RpcExceptionFilter {
   catch(exception: unknown): Observable<never> {
     return throwError(() => exception);
   }
+}
+
+/**
+ * `@EventPattern(pattern)` for a handler fed by `RedisStreamsServer`, with `StreamHandlerErrorFilter`:
+ * the handler's failure reaches the transport unchanged, which retries it from the consumer's
+ * committed position (or ends the consumer, for an error with `fatal: true`) and reports it.
+ */
+export function StreamEventPattern(pattern: string): MethodDecorator {
+  return applyDecorators(EventPattern<string>(pattern), UseFilters(StreamHandlerErrorFilter));
 }
 
 /**
@@ -86,7 +97,8 @@ export class RedisStreamsServer
   private pendingListeners: { event: string; callback: (...args: unknown[]) => void }[] = [];
   private loop: Promise<void> | null = null;
   private stopping = false;
-  private lastErrorLog = 0;
+  /** A failing read or handler is retried every 500 ms: one line per 30 s while it lasts. */
+  private readonly errorLog = new ThrottledLogger(this.logger);
   private fatal: Error | null = null;
 
   constructor(private readonly options: RedisStreamsServerOptions) {
@@ -253,10 +265,9 @@ export class RedisStreamsServer
   }
 
   private reportError(error: Error): void {
-    if (Date.now() - this.lastErrorLog < 30_000) return;
-    this.lastErrorLog = Date.now();
-    this.logger.error(
+    this.errorLog.error(
       `Reading or handling failed; retrying from the committed position: ${error.message}`,
+      'failed',
     );
   }
 }

@@ -1,11 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
-import type { NestMicroservice } from '@nestjs/microservices';
 import { Heartbeat } from '@temps/health';
-import {
-  RedisStreamsServer,
-  StreamHandlerErrorFilter,
-  type StreamCursorSource,
-} from '@temps/redis';
+import { RedisStreamsServer, type StreamCursorSource } from '@temps/redis';
 import { Redis } from 'ioredis';
 import type { Worker } from './run-service';
 
@@ -16,7 +11,8 @@ export interface StreamConsumer extends StreamCursorSource {
 
 /**
  * Makes a hybrid application of a stream consumer: the Redis Streams transport is connected as a
- * Nest microservice feeding `pattern`'s @EventPattern handler, with the consumer as its cursor.
+ * Nest microservice feeding `pattern`'s handler (`@StreamEventPattern(pattern)`), with the consumer
+ * as its cursor.
  */
 export function streamConsumerWorker(
   context: INestApplicationContext,
@@ -31,17 +27,7 @@ export function streamConsumerWorker(
     count: options.count,
     onTurn: () => heartbeat.beat(),
   });
-  // The handler's errors reach the transport as thrown: it retries them, and reports them itself.
-  // Handlers capture their filters when registered, so the filter goes in before registration;
-  // the rest is what connectMicroservice does when not deferred (the application runs the hooks).
-  const microservice = app.connectMicroservice(
-    { strategy: transport },
-    { deferInitialization: true },
-  ) as NestMicroservice;
-  microservice.useGlobalFilters(new StreamHandlerErrorFilter());
-  microservice.registerListeners();
-  microservice.setIsInitialized(true);
-  microservice.setIsInitHookCalled(true);
+  app.connectMicroservice({ strategy: transport });
   return {
     run: async () => {
       await options.consumer.start();

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import type { StreamReadEvent } from '@temps/redis';
+import { Payload } from '@nestjs/microservices';
+import { StreamEventPattern, type StreamReadEvent } from '@temps/redis';
 import { READINGS_PATTERN } from './aggregator.constants';
 import { AggregatorService } from './aggregator.service';
 
@@ -9,7 +9,7 @@ import { AggregatorService } from './aggregator.service';
 export class AggregatorController {
   constructor(private readonly aggregator: AggregatorService) {}
 
-  @EventPattern(READINGS_PATTERN)
+  @StreamEventPattern(READINGS_PATTERN)
   handle(@Payload() event: StreamReadEvent): Promise<void> {
     return this.aggregator.handle(event);
   }

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import type { StreamReadEvent } from '@temps/redis';
+import { Payload } from '@nestjs/microservices';
+import { StreamEventPattern, type StreamReadEvent } from '@temps/redis';
 import { AVERAGES_PATTERN } from './averages.constants';
 import { AveragesService } from './averages.service';
 
@@ -9,7 +9,7 @@ import { AveragesService } from './averages.service';
 export class AveragesController {
   constructor(private readonly averages: AveragesService) {}
 
-  @EventPattern(AVERAGES_PATTERN)
+  @StreamEventPattern(AVERAGES_PATTERN)
   handle(@Payload() event: StreamReadEvent): Promise<void> {
     return this.averages.handle(event);
   }
