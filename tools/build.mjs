@@ -15,7 +15,7 @@
  * (eslint.config.mjs) lets nothing but specs, test/ and bench/ files import them, so the graph's
  * edges to them from anywhere else come from specs.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProjectGraphAsync, workspaceRoot } from '@nx/devkit';
@@ -93,6 +93,8 @@ const options = {
 };
 
 await rm(out, { recursive: true, force: true });
+/** Every relative require the output makes, as [requiring file, required path]. */
+const requires = [];
 await Promise.all(
   files.map(async (file) => {
     const source = join(workspaceRoot, file);
@@ -102,6 +104,9 @@ await Promise.all(
       filename: source,
       sourceFileName: relative(dirname(target), source),
     });
+    for (const [, path] of code.matchAll(/require\("(\.{1,2}\/[^"]*)"\)/g)) {
+      requires.push([target, join(dirname(target), path)]);
+    }
     await mkdir(dirname(target), { recursive: true });
     if (map) {
       await writeFile(`${target}.map`, map);
@@ -111,6 +116,27 @@ await Promise.all(
     }
   }),
 );
+// An import the project graph does not know of (its TypeScript analysis comes from @nx/js) would
+// only fail when the service starts: refuse the build instead.
+const exists = (path) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+async function resolves(path) {
+  for (const candidate of [`${path}.js`, join(path, 'index.js'), path]) {
+    if (await exists(candidate)) return true;
+  }
+  return false;
+}
+for (const [from, path] of requires) {
+  if (!(await resolves(path))) {
+    process.stderr.write(
+      `${relative(out, from)} requires ${relative(out, path)}, which is not in the build: the project graph does not list it as a dependency of ${name}.\n`,
+    );
+    process.exit(1);
+  }
+}
 process.stdout.write(
   `Built ${name} (${projects.join(', ')}): ${files.length} files into ${relative(workspaceRoot, out)}.\n`,
 );
