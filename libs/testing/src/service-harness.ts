@@ -11,25 +11,18 @@ export interface StartedService {
 }
 
 /**
- * The fixture most service suites share, registered as jest hooks of the calling describe(): one
- * private Redis for the suite, emptied before each test, and service processes that are SIGKILLed
- * after each test. Read `server` and `redis` inside tests or hooks (they exist from beforeAll on).
+ * A private Redis for the calling describe(), registered as jest hooks: started once, emptied
+ * before each test, stopped at the end. Read `server` and `redis` inside tests or hooks.
  */
-export function useServiceHarness() {
+export function usePrivateRedis() {
   let server: PrivateRedis;
   let redis: Redis;
-  let running: ServiceProcess[] = [];
   beforeAll(async () => {
     server = await startPrivateRedis();
     redis = server.client();
   });
-  afterEach(async () => {
-    await Promise.all(running.map((p) => p.kill('SIGKILL')));
-    running = [];
-  });
   afterAll(() => server.stop());
   beforeEach(() => redis.flushall());
-
   return {
     get server(): PrivateRedis {
       return server;
@@ -37,8 +30,32 @@ export function useServiceHarness() {
     get redis(): Redis {
       return redis;
     },
+  };
+}
+
+/**
+ * The fixture most service suites share, registered as jest hooks of the calling describe(): one
+ * private Redis for the suite, emptied before each test, and service processes that are SIGKILLed
+ * after each test. Read `server` and `redis` inside tests or hooks (they exist from beforeAll on).
+ */
+export function useServiceHarness() {
+  const redis = usePrivateRedis();
+  const server = () => redis.server;
+  let running: ServiceProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(running.map((p) => p.kill('SIGKILL')));
+    running = [];
+  });
+
+  return {
+    get server(): PrivateRedis {
+      return redis.server;
+    },
+    get redis(): Redis {
+      return redis.redis;
+    },
     /** The environment that points a service at the private Redis. */
-    env: (): NodeJS.ProcessEnv => ({ REDIS_URL: server.url }),
+    env: (): NodeJS.ProcessEnv => ({ REDIS_URL: server().url }),
     /** Starts a built service on a free port; it is killed after the test. */
     async start(
       service: string,
@@ -47,7 +64,7 @@ export function useServiceHarness() {
     ): Promise<StartedService> {
       const port = await freePort();
       const child = new ServiceProcess(service, args, {
-        REDIS_URL: server.url,
+        REDIS_URL: server().url,
         PORT: String(port),
         ...extra,
       });

@@ -1,6 +1,6 @@
 import { ForeignEntryError, StaleStateError } from '@temps/redis';
 import { HOUR_MS, type HourlyAverage } from '@temps/streams';
-import { startPrivateRedis, type PrivateRedis } from '@temps/testing';
+import { usePrivateRedis } from '@temps/testing';
 import type { Redis } from 'ioredis';
 import { initialState, type AggregatorState } from '../src/aggregator-state';
 import { AggregatorRepository } from '../src/aggregator.repository';
@@ -17,16 +17,13 @@ const average = (hour: number): HourlyAverage => ({
 
 /** The commit script's refusals, against a real Redis, as the typed errors the service catches. */
 describe('aggregator repository: a refused commit rejects with its typed error and writes nothing', () => {
-  let server: PrivateRedis;
+  const fixture = usePrivateRedis();
   let redis: Redis;
   let repository: AggregatorRepository;
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-    repository = new AggregatorRepository(server.client());
+  beforeAll(() => {
+    redis = fixture.redis;
+    repository = new AggregatorRepository(fixture.server.client());
   });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   const start = initialState(PARTITION);
   const at = (lastId: string): AggregatorState => ({ ...start, lastId });

@@ -1,20 +1,17 @@
 import { AVERAGES_READER_STATE_KEY } from '@temps/streams';
-import { startPrivateRedis, type PrivateRedis } from '@temps/testing';
+import { usePrivateRedis } from '@temps/testing';
 import type { Redis } from 'ioredis';
 import { AveragesRepository } from '../src/averages.repository';
 
 /** The reader's Redis access against a real Redis: its scripts and the stream's last-generated-id. */
 describe('averages repository', () => {
-  let server: PrivateRedis;
+  const fixture = usePrivateRedis();
   let redis: Redis;
   let repository: AveragesRepository;
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-    repository = new AveragesRepository(server.client());
+  beforeAll(() => {
+    redis = fixture.redis;
+    repository = new AveragesRepository(fixture.server.client());
   });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   it('last-generated-id: null without the stream, deleted entries counted, a foreign type refused', async () => {
     await expect(repository.lastGeneratedId()).resolves.toBeNull();

@@ -7,7 +7,7 @@ import {
   StateGoneError,
 } from '@temps/redis';
 import { ReadingGenerator } from '@temps/streams';
-import { startPrivateRedis, type PrivateRedis } from '@temps/testing';
+import { usePrivateRedis } from '@temps/testing';
 import type { Redis } from 'ioredis';
 import { ProducerRepository, type Batch, type SavedRun } from '../src/producer.repository';
 
@@ -16,16 +16,13 @@ const PARTITION = 'temps:20250101';
 
 /** The write script's refusals, against a real Redis, as the typed errors the runner catches. */
 describe('producer repository: a refused batch rejects with its typed error and writes nothing', () => {
-  let server: PrivateRedis;
+  const fixture = usePrivateRedis();
   let redis: Redis;
   let repository: ProducerRepository;
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-    repository = new ProducerRepository(server.client());
+  beforeAll(() => {
+    redis = fixture.redis;
+    repository = new ProducerRepository(fixture.server.client());
   });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
 
   const generator = ReadingGenerator.seeded(1, 1).state();
   const run: SavedRun = {
