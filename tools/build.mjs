@@ -13,7 +13,8 @@
  *
  * Projects tagged type:testing are built only with a `--with` folder: the module boundary rule
  * (eslint.config.mjs) lets nothing but specs, test/ and bench/ files import them, so the graph's
- * edges to them from anywhere else come from specs.
+ * edges to them from anywhere else come from specs. A type:e2e project (the launchers in tools/)
+ * may import them from any file, so its build always includes them.
  */
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
@@ -67,7 +68,8 @@ async function sources(folder) {
     .map((file) => join(folder, file));
 }
 
-const projects = closure(name, extraFolders.length > 0);
+const e2e = graph.nodes[name].data.tags?.includes('type:e2e') ?? false;
+const projects = closure(name, e2e || extraFolders.length > 0);
 const folders = projects.map((project) => {
   const { root, sourceRoot } = graph.nodes[project].data;
   return sourceRoot ?? join(root, 'src');

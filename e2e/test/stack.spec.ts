@@ -68,7 +68,7 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
       aggregator: await freePort(),
       averages: await freePort(),
     };
-    stack = launch([process.execPath, 'tools/stack.mjs'], {
+    stack = launch([process.execPath, 'dist/tools/tools/src/stack.js'], {
       REDIS_URL: redis.url,
       STACK_WAREHOUSE_DIR: join(scratch, 'warehouse'),
       PRODUCER_PORT: String(ports.producer),
@@ -174,7 +174,7 @@ describe('npm start without REDIS_URL', () => {
   it('starts a private redis-server when none answers, and stops it with the stack', async () => {
     const unused = await freePort();
     const ports = [await freePort(), await freePort(), await freePort()];
-    const stack = launch([process.execPath, 'tools/stack.mjs'], {
+    const stack = launch([process.execPath, 'dist/tools/tools/src/stack.js'], {
       STACK_LOCAL_REDIS_URL: `redis://127.0.0.1:${unused}`,
       STACK_WAREHOUSE_DIR: mkdtempSync(join(tmpdir(), 'temps-e2e-warehouse-')),
       PRODUCER_PORT: String(ports[0]),
@@ -210,7 +210,7 @@ describe('npm start without REDIS_URL', () => {
 
   it('says what to install when there is no Redis at all', async () => {
     const unused = await freePort();
-    const stack = launch([process.execPath, 'tools/stack.mjs'], {
+    const stack = launch([process.execPath, 'dist/tools/tools/src/stack.js'], {
       STACK_LOCAL_REDIS_URL: `redis://127.0.0.1:${unused}`,
       PATH: mkdtempSync(join(tmpdir(), 'temps-empty-path-')),
     });

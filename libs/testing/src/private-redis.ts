@@ -22,6 +22,11 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
+/** There is no `redis-server` to start (not on PATH): installing it is the fix, not retrying. */
+export class RedisServerMissingError extends Error {
+  override name = 'RedisServerMissingError';
+}
+
 /** How tests get their Redis: `binary` (default) or `container`, from TEMPS_TEST_REDIS. */
 export type TestRedisKind = 'binary' | 'container';
 
@@ -44,7 +49,8 @@ export function composeImage(service: string): string {
 /**
  * Starts a private Redis: `redis-server` from PATH on a free port with a scratch directory, or,
  * with TEMPS_TEST_REDIS=container, a testcontainers Redis of the compose file's image. The choice is
- * never made behind the user's back; a failure is one line naming it.
+ * never made behind the user's back; a failure is one line naming it, a RedisServerMissingError if
+ * there is no redis-server on PATH.
  */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   return testRedisKind() === 'container' ? startContainer(options) : startProcess(options);
@@ -73,7 +79,8 @@ async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
   const stop = async () => {
-    if (server.exitCode === null && server.signalCode === null) {
+    // A server that never started (no redis-server) has no process to wait for.
+    if (server.pid !== undefined && server.exitCode === null && server.signalCode === null) {
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
       await exited;
@@ -83,7 +90,9 @@ async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise
   const failed = new Promise<never>((_, reject) => {
     server.once('error', (error) =>
       reject(
-        new Error(`Cannot start redis-server (install Debian's redis-server): ${error.message}`),
+        new RedisServerMissingError(
+          `Cannot start redis-server (install Debian's redis-server): ${error.message}`,
+        ),
       ),
     );
     server.once('exit', () => reject(new Error(`redis-server exited (port ${port} taken?)`)));
@@ -94,7 +103,7 @@ async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise
     await Promise.race([waitUntilReady(url, server.pid), failed]);
   } catch (error) {
     await stop();
-    if (attempts > 1 && !String(error).includes('install'))
+    if (attempts > 1 && !(error instanceof RedisServerMissingError))
       return startProcess(options, attempts - 1);
     throw error;
   }

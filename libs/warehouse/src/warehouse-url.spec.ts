@@ -1,4 +1,9 @@
-import { describeWarehouse, parseWarehouseUrl, WarehouseConfigError } from './warehouse-url';
+import {
+  describeWarehouse,
+  parseWarehouseUrl,
+  redactWarehouseUrl,
+  WarehouseConfigError,
+} from './warehouse-url';
 
 describe('WAREHOUSE_URL', () => {
   it('names a PostgreSQL server or a PGlite folder', () => {
@@ -34,5 +39,16 @@ describe('WAREHOUSE_URL', () => {
     expect(describeWarehouse(parseWarehouseUrl(`postgres://u:${secret}@db/temps`))).toBe(
       'postgres://u:***@db/temps',
     );
+  });
+
+  it('is redacted as given, before any check, and never with its password', () => {
+    expect(redactWarehouseUrl('postgres://u:s3cr%40t@db:5433/temps')).toBe(
+      'postgres://u:***@db:5433/temps',
+    );
+    expect(redactWarehouseUrl('postgres://db/temps')).toBe('postgres://db/temps');
+    expect(redactWarehouseUrl('file:///var/lib/temps/warehouse')).toBe(
+      'file:///var/lib/temps/warehouse',
+    );
+    expect(redactWarehouseUrl('postgres://u:s3cret@')).toBe('(unparseable WAREHOUSE_URL)');
   });
 });

@@ -44,7 +44,16 @@ export function parseWarehouseUrl(raw: string): WarehouseLocation {
 /** The location for logs and errors: the URL without its password, or the PGlite folder. */
 export function describeWarehouse(location: WarehouseLocation): string {
   if (location.kind === 'pglite') return `embedded PostgreSQL (PGlite) in ${location.dataDir}`;
-  const url = new URL(location.url);
-  if (url.password) url.password = '***';
-  return url.toString();
+  return redactWarehouseUrl(location.url);
+}
+
+/** A WAREHOUSE_URL as given, its password replaced by `***`, for logs; checked or not. */
+export function redactWarehouseUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable WAREHOUSE_URL)';
+  }
 }

@@ -176,9 +176,13 @@ describe('npm run consumers', () => {
   afterAll(() => server.stop());
 
   function consumers(args: string[]) {
-    const child = spawn(process.execPath, [join(workspaceRoot(), 'tools/consumers.mjs'), ...args], {
-      env: { PATH: process.env.PATH, REDIS_URL: server.url },
-    });
+    const child = spawn(
+      process.execPath,
+      [join(workspaceRoot(), 'dist/tools/tools/src/consumers.js'), ...args],
+      {
+        env: { PATH: process.env.PATH, REDIS_URL: server.url },
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

@@ -1,35 +1,41 @@
 // Runs the built services as child processes side by side, each line of their output prefixed
 // with a short name. SIGINT/SIGTERM stop them all; if one fails, the others are stopped too.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { serviceEntry } from '@temps/testing';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-export function serviceEntry(service) {
-  return `${root}dist/${service}/services/${service}/src/main.js`;
+export interface ProcessSpec {
+  /** The prefix of its output lines. */
+  name: string;
+  /** The service whose built entry point runs (`dist/<service>/…/main.js`). */
+  service: string;
+  args?: string[];
+  /** Added to the shared environment. */
+  env?: Record<string, string>;
+  /** Start only once that process has printed a line starting with `line`. */
+  after?: { name: string; line: string };
 }
 
-/**
- * @param {{ name: string, service: string, args?: string[], env?: Record<string, string>,
- *           after?: { name: string, line: string } }[]} specs
- *   `after`: start only once that process has printed a line starting with `line`.
- * @param {{ env?: NodeJS.ProcessEnv, onExit?: (code: number) => void | Promise<void> }} options
- */
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called once all have exited, with the first failure's exit code (0 if none failed). */
+  onExit?: (code: number) => void | Promise<void>;
+}
+
 export function runTogether(
-  specs,
-  { env = process.env, onExit = (code) => process.exit(code) } = {},
-) {
-  const children = new Map();
+  specs: ProcessSpec[],
+  { env = process.env, onExit = (code) => process.exit(code) }: RunOptions = {},
+): void {
+  const children = new Map<string, ChildProcess>();
   let exitCode = 0;
   let stopping = false;
 
-  const stopAll = (signal = 'SIGTERM') => {
+  const stopAll = (signal: NodeJS.Signals = 'SIGTERM') => {
     stopping = true;
     for (const child of children.values()) child.kill(signal);
   };
 
-  const start = (spec) => {
+  const start = (spec: ProcessSpec) => {
     const child = spawn(process.execPath, [serviceEntry(spec.service), ...(spec.args ?? [])], {
       env: { ...env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,7 +44,7 @@ export function runTogether(
     for (const [from, to] of [
       [child.stdout, process.stdout],
       [child.stderr, process.stderr],
-    ]) {
+    ] as const) {
       createInterface({ input: from }).on('line', (line) => {
         to.write(`${spec.name}: ${line}\n`);
         for (const waiting of specs) {

@@ -1,9 +1,8 @@
-#!/usr/bin/env node
 // `npm run consumers -- [temps:YYYYMMDD]`: the aggregating consumer and the averages consumer side
 // by side, their output prefixed `agg:` and `avg:` as in the seed exercise. The averages consumer
 // starts once the aggregator has loaded or reset the shared state, so it never reads a stale
 // temps:averages. Ctrl+C (or SIGTERM) stops both.
-import { runTogether } from './run-together.mjs';
+import { runTogether } from './run-together';
 
 // Each service keeps its own default port (3002, 3003): one PORT for both would collide.
 const { PORT: _port, ...env } = process.env;
