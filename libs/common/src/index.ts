@@ -1,3 +1,4 @@
+export * from './redact-url';
 export * from './stop-requests';
 export * from './throttled-logger';
 export * from './timeout';

@@ -1,3 +1,4 @@
+import { redactUrl } from '@temps/common';
 /**
  * Where Redis is: `REDIS_URL` (redis:// or rediss://, credentials and database included), else the
  * seed's `REDIS_HOST`, `REDIS_PORT`, `REDIS_USER`, `REDIS_PASSWORD`, else redis://localhost:6379.
@@ -55,11 +56,5 @@ export function validateRedisUrl(raw: string): string {
 
 /** The URL without its password, for logs and error messages. */
 export function redactRedisUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
+  return redactUrl(raw, 'REDIS_URL');
 }

@@ -1,3 +1,4 @@
+import { redactUrl } from '@temps/common';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,11 +50,5 @@ export function describeWarehouse(location: WarehouseLocation): string {
 
 /** A WAREHOUSE_URL as given, its password replaced by `***`, for logs; checked or not. */
 export function redactWarehouseUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable WAREHOUSE_URL)';
-  }
+  return redactUrl(raw, 'WAREHOUSE_URL');
 }
