@@ -6,7 +6,7 @@ import {
   expectedHours,
   metricValue,
   recordRow,
-  startPrivateRedis,
+  usePrivateRedis,
   type PrivateRedis,
   type SimulatedRun,
 } from '@temps/testing';
@@ -29,14 +29,10 @@ async function rejected(pipeline: Pipeline, reason: string): Promise<number> {
 }
 
 describe('late and early readings, and state lost under the running stack', () => {
+  const fixture = usePrivateRedis();
   let server: PrivateRedis;
   let redis: Redis;
-  beforeAll(async () => {
-    server = await startPrivateRedis();
-    redis = server.client();
-  });
-  afterAll(() => server.stop());
-  beforeEach(() => redis.flushall());
+  beforeAll(() => ({ server, redis } = fixture));
 
   /**
    * Runs a scenario against the whole pipeline and checks every reading and every hour against

@@ -5,6 +5,7 @@ import {
   freePort,
   runService,
   startPrivateRedis,
+  usePrivateRedis,
   type PrivateRedis,
 } from '@temps/testing';
 import { DAY_MS } from '@temps/streams';
@@ -31,14 +32,10 @@ describe('producer: state that vanishes or is replaced, a second instance, a ful
   }
 
   describe('on a Redis with room', () => {
+    const fixture = usePrivateRedis();
     let server: PrivateRedis;
     let redis: Redis;
-    beforeAll(async () => {
-      server = await startPrivateRedis();
-      redis = server.client();
-    });
-    afterAll(() => server.stop());
-    beforeEach(() => redis.flushall());
+    beforeAll(() => ({ server, redis } = fixture));
 
     it('its run deleted under it: one line naming what happened, exit 1, nothing written back', async () => {
       const { child } = await follow(server, ['--speed', '3600', '--seed', '1']);
