@@ -1,6 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
-import { StreamEventPattern, type StreamReadEvent } from '@temps/redis';
+import { StreamEventPattern } from '@temps/redis';
 import { READINGS_PATTERN } from './aggregator.constants';
 import { AggregatorService } from './aggregator.service';
 
@@ -9,8 +8,9 @@ import { AggregatorService } from './aggregator.service';
 export class AggregatorController {
   constructor(private readonly aggregator: AggregatorService) {}
 
+  /** Each read only wakes the aggregator: it folds the partition inside Redis itself. */
   @StreamEventPattern(READINGS_PATTERN)
-  handle(@Payload() event: StreamReadEvent): Promise<void> {
-    return this.aggregator.handle(event);
+  handle(): Promise<void> {
+    return this.aggregator.handle();
   }
 }

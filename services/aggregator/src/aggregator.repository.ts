@@ -12,13 +12,36 @@ import {
   AGGREGATOR_STATE_KEY,
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
+  EMPTY_WINDOW,
   PRODUCER_STATE_KEY,
   averageEntryId,
   averageFields,
+  partitionDayStart,
   type HourlyAverage,
+  type PartitionFold,
+  type ReadingRejectReason,
+  type WindowState,
 } from '@temps/streams';
-import { parseState, serializeState, type AggregatorState } from './aggregator-state';
+import {
+  AGGREGATOR_FIELDS,
+  parseState,
+  serializeState,
+  type AggregatorState,
+} from './aggregator-state';
 import { COMMIT_AGGREGATION } from './scripts/commit-aggregation.lua';
+import { FOLD_PARTITION } from './scripts/fold-partition.lua';
+
+/**
+ * Entries per fold call: about 5 ms of server time each (measured: 2,000 → 2.1 ms, 5,000 → 4.8 ms,
+ * 10,000 → 11.6 ms), long enough to amortise a round trip, short enough not to stall other clients.
+ */
+export const FOLD_BOUND = 5_000;
+
+/** A fold of the current partition and the watermark it ran with (Unix ms; null: no producer). */
+export interface FoldRead {
+  fold: PartitionFold;
+  watermarkMs: number | null;
+}
 
 /** temps:averages holds about five days of hourly averages. */
 export const AVERAGES_MAXLEN = 120;
@@ -30,7 +53,13 @@ export class AggregatorRepository {
   readonly instanceId = randomUUID();
 
   constructor(@Inject(Redis) private readonly redis: Redis) {
-    defineScripts(redis, COMMIT_AGGREGATION, HSET_IF_ABSENT);
+    defineScripts(redis, COMMIT_AGGREGATION, FOLD_PARTITION, HSET_IF_ABSENT);
+  }
+
+  /** The state as a new hash: fields with a value only (an empty value means "absent"). */
+  private stateHash(state: AggregatorState): Record<string, string> {
+    const fields = Object.entries(serializeState(state)).filter(([, value]) => value !== '');
+    return { ...Object.fromEntries(fields), [AGGREGATOR_FIELDS.writer]: this.instanceId };
   }
 
   async load(): Promise<AggregatorState | null> {
@@ -46,7 +75,7 @@ export class AggregatorRepository {
   } | null> {
     const hash = await this.redis.hgetall(AGGREGATOR_STATE_KEY);
     if (Object.keys(hash).length === 0) return null;
-    const writer = hash.written_by ?? null;
+    const writer = hash[AGGREGATOR_FIELDS.writer] ?? null;
     return { state: parseState(hash), mine: writer === this.instanceId, writer };
   }
 
@@ -58,7 +87,7 @@ export class AggregatorRepository {
     await this.redis
       .multi()
       .del(AVERAGES_STREAM, AGGREGATOR_STATE_KEY, AVERAGES_READER_STATE_KEY)
-      .hset(AGGREGATOR_STATE_KEY, { ...serializeState(state), written_by: this.instanceId })
+      .hset(AGGREGATOR_STATE_KEY, this.stateHash(state))
       .hset(AVERAGES_READER_STATE_KEY, 'last_message_id', '0')
       .exec();
   }
@@ -67,7 +96,7 @@ export class AggregatorRepository {
   async initialize(state: AggregatorState): Promise<boolean> {
     const created = await this.redis.hsetIfAbsent(
       AGGREGATOR_STATE_KEY,
-      ...Object.entries({ ...serializeState(state), written_by: this.instanceId }).flat(),
+      ...Object.entries(this.stateHash(state)).flat(),
     );
     return created === 1;
   }
@@ -83,34 +112,93 @@ export class AggregatorRepository {
     to: AggregatorState,
     closed: readonly HourlyAverage[],
   ): Promise<{ added: number; watermarkMs: number | null }> {
+    const [added, watermark] = await withTypedErrors(
+      this.redis.commitAggregation(...this.commitArgs(from, to, closed)),
+    );
+    return { added, watermarkMs: parseWatermark(watermark) };
+  }
+
+  /**
+   * Folds the entries of the current partition after the cursor, up to FOLD_BOUND, inside Redis
+   * (FOLD_PARTITION), with the producer's watermark read in the same step.
+   */
+  async fold(state: AggregatorState): Promise<FoldRead> {
+    return parseFold(await this.redis.foldPartition(...this.foldArgs(state)));
+  }
+
+  /**
+   * Commits a step and folds on from its new state in one round trip (the commit runs first, on the
+   * same connection). Rejects like `commit`; the fold is then not used.
+   */
+  async commitAndFold(
+    from: AggregatorState,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+  ): Promise<{ added: number; watermarkMs: number | null; next: FoldRead }> {
+    const replies = (await this.redis
+      .pipeline()
+      .commitAggregation(...this.commitArgs(from, to, closed))
+      .foldPartition(...this.foldArgs(to))
+      .exec())!;
+    const [[commitError, committed], [foldError, folded]] = replies;
+    if (commitError) await withTypedErrors(Promise.reject(commitError));
+    if (foldError) throw foldError;
+    const [added, watermark] = committed as [number, string | null];
+    return {
+      added,
+      watermarkMs: parseWatermark(watermark),
+      next: parseFold(folded as FoldReply),
+    };
+  }
+
+  private commitArgs(
+    from: AggregatorState,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+  ): [string, string, string, ...(string | number)[]] {
     // Left partitions no longer kept are deleted (an empty value), so the hash does not grow.
     const dropped = Object.keys(from.left ?? {})
       .filter((key) => !(to.left && key in to.left))
-      .flatMap((key) => [`left:${key}`, '']);
+      .flatMap((key) => [`${AGGREGATOR_FIELDS.leftPrefix}${key}`, '']);
     const fields = [
       ...Object.entries(serializeState(to)).flat(),
       ...dropped,
-      'written_by',
+      AGGREGATOR_FIELDS.writer,
       this.instanceId,
     ];
     const averages = closed.flatMap((average) => {
       const entry = Object.entries(averageFields(average)).flat();
       return [averageEntryId(average), entry.length / 2, ...entry];
     });
-    const [added, watermark] = await withTypedErrors(
-      this.redis.commitAggregation(
-        AGGREGATOR_STATE_KEY,
-        AVERAGES_STREAM,
-        PRODUCER_STATE_KEY,
-        from.streamKey,
-        from.lastId,
-        AVERAGES_MAXLEN,
-        fields.length / 2,
-        ...fields,
-        ...averages,
-      ),
-    );
-    return { added, watermarkMs: parseWatermark(watermark) };
+    return [
+      AGGREGATOR_STATE_KEY,
+      AVERAGES_STREAM,
+      PRODUCER_STATE_KEY,
+      from.streamKey,
+      from.lastId,
+      AVERAGES_MAXLEN,
+      fields.length / 2,
+      ...fields,
+      ...averages,
+    ];
+  }
+
+  private foldArgs(state: AggregatorState): [string, string, ...(string | number)[]] {
+    const { window } = state;
+    return [
+      state.streamKey,
+      PRODUCER_STATE_KEY,
+      state.lastId,
+      FOLD_BOUND,
+      partitionDayStart(state.streamKey)!,
+      state.publishedUntilMs,
+      state.earlyThrough ?? '',
+      window.hourStartMs,
+      String(window.total),
+      window.count,
+      String(window.min),
+      String(window.max),
+    ];
   }
 
   /**
@@ -129,7 +217,12 @@ export class AggregatorRepository {
       .hget(PRODUCER_STATE_KEY, 'watermark_ms')
       .type(key)
       .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
-      .hmget(AGGREGATOR_STATE_KEY, 'current_stream_key', 'last_message_id', 'written_by')
+      .hmget(
+        AGGREGATOR_STATE_KEY,
+        AGGREGATOR_FIELDS.streamKey,
+        AGGREGATOR_FIELDS.lastId,
+        AGGREGATOR_FIELDS.writer,
+      )
       .exec())!;
     const [[, watermark], [, type], [rangeError, newest], [, cursor]] = replies;
     const exists = type === 'stream';
@@ -190,4 +283,55 @@ export class AggregatorRepository {
 function parseWatermark(raw: string | null | undefined): number | null {
   const value = Number(raw);
   return raw === null || raw === undefined || raw === '' || !Number.isFinite(value) ? null : value;
+}
+
+type FoldReply = [
+  string | null,
+  number,
+  number,
+  number,
+  (string | number)[],
+  (string | number)[],
+  (string | number)[],
+  (string | number)[],
+  string | null,
+];
+
+/** Every float crosses as `%.17g` text: Number() reads back the exact double Lua summed. */
+function parseHour(values: readonly (string | number)[], at: number): WindowState {
+  return {
+    hourStartMs: Number(values[at]),
+    total: Number(values[at + 1]),
+    count: Number(values[at + 2]),
+    min: Number(values[at + 3]),
+    max: Number(values[at + 4]),
+  };
+}
+
+function parseFold(reply: FoldReply): FoldRead {
+  const [lastId, consumed, accepted, more, rejectedFlat, closedFlat, window, early, watermark] =
+    reply;
+  const rejected: Partial<Record<ReadingRejectReason, number>> = {};
+  for (let i = 0; i < rejectedFlat.length; i += 2) {
+    rejected[rejectedFlat[i] as ReadingRejectReason] = Number(rejectedFlat[i + 1]);
+  }
+  const closed: HourlyAverage[] = [];
+  for (let i = 0; i < closedFlat.length; i += 5) closed.push(parseHour(closedFlat, i));
+  const open = parseHour(window, 0);
+  return {
+    fold: {
+      lastId: lastId ?? null,
+      consumed,
+      accepted,
+      more: more === 1,
+      closed,
+      window: open.count > 0 ? open : EMPTY_WINDOW,
+      rejected,
+      early:
+        early.length === 3
+          ? { firstId: String(early[0]), uncounted: Number(early[1]), through: String(early[2]) }
+          : null,
+    },
+    watermarkMs: parseWatermark(watermark),
+  };
 }

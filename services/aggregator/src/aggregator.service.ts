@@ -1,41 +1,34 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  StaleStateError,
-  type StreamCursor,
-  type StreamCursorSource,
-  type StreamEntry,
-  type StreamReadEvent,
-} from '@temps/redis';
+import { StaleStateError, type StreamCursor, type StreamCursorSource } from '@temps/redis';
 import { ConsoleOutput, ExitRequest, Standby } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
-  DAY_MS,
-  HOUR_MS,
-  advanceWhenDrained,
-  closeThrough,
+  EMPTY_WINDOW,
+  afterFold,
   compareEntryIds,
-  decodeTemp,
-  entryIdMs,
-  foldEntries,
+  lagSeconds,
   nextPartitionKey,
-  publishedUntil,
-  partitionDayStart,
-  type ReadingRejectReason,
+  watermarkPassed,
+  whenDrained,
+  type FoldStep,
   type HourlyAverage,
+  type ReadingRejectReason,
   type SkipReason,
-  type WindowEntry,
 } from '@temps/streams';
 import { AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
-import { AggregatorRepository } from './aggregator.repository';
+import { AggregatorRepository, FOLD_BOUND } from './aggregator.repository';
 import { initialState, leaveMark, type AggregatorState } from './aggregator-state';
 
 const REJECTION_LOG_EVERY_MS = 10_000;
 
 /** How often an idle aggregator looks for entries written into partitions it has left. */
 const LEFT_CHECK_EVERY_MS = 2_000;
+
+/** How long one turn may fold a backlog before handing back to the read loop. */
+export const TURN_BUDGET_MS = 1_000;
 
 /** The saved cursor is not the one this process holds (seen on an idle turn). */
 class StateChangedError extends Error {
@@ -48,31 +41,25 @@ export class StateLostError extends Error {
   readonly fatal = true;
 }
 
-/** Entries per read: large enough to amortise a round trip, small enough to commit often. */
-export const READ_BATCH = 5_000;
-
 /**
- * The aggregating consumer: folds partition entries into hourly averages and commits each step
- * (averages + cursor + running totals) atomically. It owns its position: the transport asks it
- * where to read, and a step that failed to commit is simply read again.
+ * The aggregating consumer, a thin shell over the step machine (`afterFold`, `whenDrained` in
+ * @temps/streams): it folds its partition inside Redis, lets the step machine decide, and commits
+ * each step (averages + cursor + running totals) atomically. It owns its position: the transport
+ * only wakes it (a read of one entry), and a step that failed to commit is decided again.
  */
 @Injectable()
 export class AggregatorService implements StreamCursorSource {
   private readonly logger = new Logger('Aggregator');
   private state: AggregatorState | null = null;
   private waiting = false;
-  /** Whether the last read filled a whole batch, so more is probably waiting in the same partition. */
-  private backlog = false;
+  /** The last turn stopped at readings ahead of the watermark: the next one is an idle turn. */
+  private holding = false;
+  /** The next partition already has entries (waiting on the watermark): do not watch it. */
+  private nextHasEntries = false;
   private readonly pendingRejections = new Map<ReadingRejectReason, number>();
   private lastLeftCheck = 0;
   /** Who saved the state this process holds (itself once it has committed). */
   private writer: string | null = null;
-  /** The producer's watermark as last read (Unix ms; null: no producer state). */
-  private watermarkMs: number | null = null;
-  /** Whether the last read held only entries ahead of the watermark. */
-  private holding = false;
-  /** Early entries already counted, so that each is counted once however often it is read. */
-  private readonly earlySeen = new Set<string>();
   /** Set while another aggregator writes the state: the saved state and since when it is unchanged. */
   private standby: Standby | null = null;
   private lastRejectionLog = 0;
@@ -115,38 +102,29 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   async cursor(): Promise<StreamCursor> {
-    // In standby, or only early entries were there to read: an idle turn.
-    if (this.standby) return [];
+    // In standby, or held at readings ahead of the watermark: an idle turn.
+    if (this.standby || this.holding) return [];
     const { streamKey, lastId } = this.current();
-    if (this.holding) {
-      this.holding = false;
-      return [];
-    }
-    // While the partition still has a backlog, read only it (it was a stream a moment ago).
-    if (this.backlog) return [[streamKey, lastId]];
-    // Once drained, watch the next day too (its first entry means this one is complete) so either
-    // wakes the blocking read. A key of another type under a partition's name would fail the whole
-    // XREAD: leave it out (a current partition that is not a stream then counts as gone).
+    // Watch the next day too (its first entry may mean this one is complete) so either wakes the
+    // blocking read, unless it has entries already. A key of another type under a partition's
+    // name would fail the whole XREAD: leave it out.
     const next = nextPartitionKey(streamKey);
-    const cursor: StreamCursor = next
-      ? [
-          [streamKey, lastId],
-          [next, '0'],
-        ]
-      : [[streamKey, lastId]];
+    const cursor: StreamCursor =
+      next && !this.nextHasEntries
+        ? [
+            [streamKey, lastId],
+            [next, '0'],
+          ]
+        : [[streamKey, lastId]];
     const readable = await this.repository.readable(cursor.map(([key]) => key));
     return cursor.filter((_, i) => readable[i]);
   }
 
-  failed(): void {
-    // Whatever failed, look at the keys again before the next read.
-    this.backlog = false;
-  }
-
-  async handle(event: StreamReadEvent): Promise<void> {
+  /** A read woke the aggregator (or its blocking read timed out): one turn. */
+  async handle(): Promise<void> {
     if (this.standby) return this.watchOther(this.standby);
     try {
-      await this.step(event);
+      await this.turn();
     } catch (error) {
       if (!(error instanceof StateChangedError) && !(error instanceof StaleStateError)) {
         throw error;
@@ -185,7 +163,6 @@ export class AggregatorService implements StreamCursorSource {
     this.standby = null;
     this.state = saved;
     this.writer = (await this.repository.loadWithWriter())?.writer ?? null;
-    this.backlog = false;
     this.logger.warn(
       `${AGGREGATOR_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
     );
@@ -203,7 +180,6 @@ export class AggregatorService implements StreamCursorSource {
       `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; starting again from the oldest partition.`,
     );
     this.state = null;
-    this.backlog = false;
     this.waiting = false;
     const state = await this.startFromOldest();
     if (!state) return this.stateGone();
@@ -211,134 +187,63 @@ export class AggregatorService implements StreamCursorSource {
     this.announce(state);
   }
 
-  private async step(event: StreamReadEvent): Promise<void> {
-    const from = this.current();
-    const read = (stream: string) => event.reads.find((r) => r.stream === stream)?.entries ?? [];
-    const here = read(from.streamKey);
-    if (here.length > 0) return this.consume(from, from, here);
-
-    const next = nextPartitionKey(from.streamKey);
-    const there = next ? read(next) : [];
-    if (next && there.length > 0) {
-      // With a producer's watermark, only the watermark says this day is complete: entries in the
-      // next partition before it has passed the day's end are early (a clock running ahead).
-      const watermarkMs = await this.freshWatermark(entryIdMs(there[0][0]));
-      const dayEnd = partitionDayStart(from.streamKey)! + DAY_MS;
-      if (watermarkMs !== null && watermarkMs < dayEnd) {
-        this.holdEarly(next, there, watermarkMs);
-        return this.whenDrained(from);
+  /**
+   * One turn: fold the current partition while it has a backlog (each commit pipelined with the
+   * next fold, for at most TURN_BUDGET_MS so health and stop requests stay responsive), then, once
+   * drained, close hours and change partitions as `whenDrained` decides.
+   */
+  private async turn(): Promise<void> {
+    const deadline = Date.now() + TURN_BUDGET_MS;
+    let state = this.current();
+    let read = await this.repository.fold(state);
+    for (;;) {
+      const step = afterFold(state, read.fold, read.watermarkMs);
+      this.holding = step.outcome === 'holding';
+      this.report(step, state.streamKey);
+      if (!step.commit) break;
+      if (step.outcome === 'folding' && Date.now() < deadline) {
+        const { added, watermarkMs, next } = await this.repository.commitAndFold(
+          state,
+          step.to,
+          step.closed,
+        );
+        this.committed(step.to, step.closed, added, watermarkMs);
+        state = step.to;
+        read = next;
+        continue;
       }
-      // A partition that vanished while being read (expired, deleted) is not silently passed over.
-      const vanished = from.lastId !== '0' && !(await this.repository.exists(from.streamKey));
-      const left = leaveMark(from.left, vanished ? {} : { [from.streamKey]: from.lastId });
-      await this.consume(from, { ...from, streamKey: next, lastId: '0', left }, there);
-      if (vanished) this.reportSkipped([{ key: from.streamKey, reason: 'expired' }]);
-      this.changedPartition(next);
-      return;
+      const { added, watermarkMs } = await this.repository.commit(state, step.to, step.closed);
+      this.committed(step.to, step.closed, added, watermarkMs);
+      if (step.outcome === 'folding') return; // the turn's time is up: go on after the next read
+      if (!watermarkPassed(step.to, watermarkMs)) return;
+      break;
     }
-    await this.whenDrained(from);
+    await this.drained(this.current());
   }
 
-  /**
-   * The producer's watermark, read again when `neededMs` is at or past the one last seen (it only
-   * grows, so an entry below the last one seen is below the current one too). Null: no producer.
-   */
-  private async freshWatermark(neededMs: number): Promise<number | null> {
-    if (this.watermarkMs === null || neededMs >= this.watermarkMs) {
-      this.watermarkMs = await this.repository.watermark();
-    }
-    return this.watermarkMs;
+  /** Counts and logs what a fold left out. Early entries are counted once (`earlyThrough`). */
+  private report(step: FoldStep, stream: string): void {
+    if (step.accepted > 0) this.metrics.readingsAggregated.inc(step.accepted);
+    const rejected = new Map(Object.entries(step.rejected) as [ReadingRejectReason, number][]);
+    rejected.forEach((count, reason) => this.metrics.readingsRejected.inc({ reason }, count));
+    this.reportRejections(stream, rejected);
+    if (step.early) this.reportEarly(stream, step.early.firstId, step.early.count);
   }
 
-  /**
-   * Entries ahead of the producer's watermark are not read: they wait where they are (the cursor
-   * stays before them, so nothing the producer writes later is passed over) and close nothing.
-   * Each is counted once as `early`; the next read of them comes after an idle turn.
-   */
-  private holdEarly(stream: string, entries: readonly StreamEntry[], watermarkMs: number): void {
-    this.holding = true;
-    const unseen = entries.filter(([id]) => !this.earlySeen.has(id));
-    if (unseen.length === 0) return;
-    if (this.earlySeen.size > 100_000) this.earlySeen.clear();
-    unseen.forEach(([id]) => this.earlySeen.add(id));
-    this.metrics.readingsRejected.inc({ reason: 'early' }, unseen.length);
+  private reportEarly(stream: string, firstId: string, count: number): void {
+    this.metrics.readingsRejected.inc({ reason: 'early' }, count);
     this.logger.warn(
-      `${stream} holds ${unseen.length} reading${unseen.length === 1 ? '' : 's'} from ${unseen[0][0]} on, ahead of the producer's watermark (${new Date(watermarkMs).toISOString()}): left unread until the watermark reaches them.`,
+      `${stream} holds ${count} reading${count === 1 ? '' : 's'} from ${firstId} on, ahead of the producer's watermark: left unread until the watermark reaches them.`,
     );
   }
 
-  /** Folds a partition's entries into the window and commits, moving the cursor to the last one. */
-  private async consume(
-    from: AggregatorState,
-    at: AggregatorState,
-    all: StreamEntry[],
-  ): Promise<void> {
-    // Entries are in time order: those ahead of the producer's watermark are a tail left unread.
-    const watermarkNow = await this.freshWatermark(entryIdMs(all[all.length - 1][0]));
-    let entries = all;
-    if (watermarkNow !== null) {
-      const ahead = all.findIndex(([id]) => entryIdMs(id) >= watermarkNow);
-      if (ahead >= 0) {
-        this.holdEarly(at.streamKey, all.slice(ahead), watermarkNow);
-        entries = all.slice(0, ahead);
-      }
-    }
-    const dayStart = partitionDayStart(at.streamKey)!;
-    const usable: WindowEntry[] = [];
-    const rejected = new Map<ReadingRejectReason, number>();
-    let accepted = 0;
-    for (const [id, fields] of entries) {
-      const ms = entryIdMs(id);
-      // An ID outside the partition's day would corrupt the hours, and a reading of an hour
-      // already published can no longer count: neither enters the window.
-      const temp =
-        ms < dayStart || ms >= dayStart + DAY_MS
-          ? 'wrong_partition'
-          : ms < at.publishedUntilMs
-            ? 'late'
-            : decodeTemp(fields);
-      if (typeof temp === 'number') {
-        usable.push({ ms, temp });
-        accepted++;
-        continue;
-      }
-      rejected.set(temp, (rejected.get(temp) ?? 0) + 1);
-      if (temp !== 'wrong_partition' && temp !== 'late') usable.push({ ms, rejected: temp });
-    }
-    this.backlog = !this.holding && all.length >= READ_BATCH;
-    const { state: window, closed } = foldEntries(at.window, usable);
-    const to: AggregatorState = {
-      streamKey: at.streamKey,
-      lastId: entries.length > 0 ? entries[entries.length - 1][0] : at.lastId,
-      window,
-      publishedUntilMs: publishedUntil(at.publishedUntilMs, closed),
-      left: at.left,
-    };
-    // Nothing to read before the watermark and no partition change: nothing to commit.
-    if (entries.length === 0 && to.streamKey === from.streamKey) return;
-    const watermarkMs = await this.commit(from, to, closed);
-
-    this.metrics.readingsAggregated.inc(accepted);
-    rejected.forEach((count, reason) => this.metrics.readingsRejected.inc({ reason }, count));
-    this.reportRejections(to.streamKey, rejected);
-    this.waiting = false;
-    // Caught up, and the producer has moved past this hour or day: act now rather than after a
-    // blocking read times out.
-    const dayEnd = dayStart + DAY_MS;
-    const hourEnd = window.count > 0 ? window.hourStartMs + HOUR_MS : Infinity;
-    if (!this.backlog && watermarkMs !== null && watermarkMs >= Math.min(hourEnd, dayEnd)) {
-      await this.whenDrained(to);
-    }
-  }
-
-  /** Nothing new: close the open hour if the watermark passed it, move on if the partition is finished. */
-  private async whenDrained(from: AggregatorState): Promise<void> {
+  /** DRAINED: close the open hour by the watermark, move to the next day, or wait. */
+  private async drained(from: AggregatorState): Promise<void> {
     // The partitions first, then the watermark with the partition's end in one snapshot: every
     // reading the watermark or a later partition vouches for is in Redis by then. Unless all of
     // them have been read, closing an hour or leaving the day now would lose the rest: read on.
     const existing = await this.repository.partitions();
     const { watermarkMs, exists, lastId, saved } = await this.repository.progress(from.streamKey);
-    this.watermarkMs = watermarkMs;
     // Idle turns check the saved cursor too, so a state deleted or rewritten is noticed at once.
     if (
       saved.streamKey !== from.streamKey ||
@@ -348,55 +253,45 @@ export class AggregatorService implements StreamCursorSource {
       throw new StateChangedError();
     }
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
-    const closing =
-      watermarkMs === null
-        ? { state: from.window, closed: [] }
-        : closeThrough(from.window, watermarkMs);
-    const advance = advanceWhenDrained({
-      current: from.streamKey,
-      currentExists: exists,
-      currentStarted: from.lastId !== '0',
-      existing,
-      watermarkMs,
-    });
-
-    if (advance.kind === 'move') {
-      // An hour still open is closed by the first later entry, wherever it comes from.
-      // Left behind: the current partition (if still there) at the last entry read, and the days
-      // skipped, unread. Entries written there from now on are late.
-      const marks: Record<string, string> = Object.fromEntries(
-        advance.skipped.map(({ key }) => [key, '0']),
-      );
-      if (exists) marks[from.streamKey] = from.lastId;
-      const to = {
-        streamKey: advance.to,
-        lastId: '0',
-        window: closing.state,
-        publishedUntilMs: publishedUntil(from.publishedUntilMs, closing.closed),
-        left: leaveMark(from.left, marks),
-      };
-      await this.commit(from, to, closing.closed);
-      this.reportSkipped(advance.skipped);
-      this.changedPartition(advance.to);
+    const step = whenDrained(from, { watermarkMs, currentExists: exists, existing });
+    const next = nextPartitionKey(from.streamKey);
+    this.nextHasEntries = step.kind === 'wait' && next !== null && existing.includes(next);
+    if (step.kind !== 'wait') {
+      const { added, watermarkMs: now } = await this.repository.commit(from, step.to, step.closed);
+      this.committed(step.to, step.closed, added, now);
+      if (step.kind === 'move') {
+        this.reportSkipped(step.skipped);
+        this.changedPartition(step.to.streamKey);
+      }
       return;
     }
-    const to = {
-      ...from,
-      window: closing.state,
-      publishedUntilMs: publishedUntil(from.publishedUntilMs, closing.closed),
-    };
-    if (closing.closed.length > 0) {
-      await this.commit(from, to, closing.closed);
-      return;
-    }
-    if (watermarkMs !== null)
-      this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(from)) / 1000);
+    if (watermarkMs !== null) this.metrics.lag.set(lagSeconds(from, watermarkMs));
+    if (this.nextHasEntries && (await this.countEarlyIn(next!, from))) return;
     if (await this.countLateInLeft(from, existing)) return;
     this.reportRejections(from.streamKey, new Map()); // anything held back since the last summary
     if (!this.waiting) {
       this.waiting = true;
       this.print(`Waiting for new messages in stream ${from.streamKey}, or new stream partition.`);
     }
+  }
+
+  /**
+   * The next day has entries while this one is not finished: all of them are ahead of the
+   * watermark (a clock running ahead). Count the new ones now, once, rather than when the
+   * aggregator gets there. Returns whether it committed.
+   */
+  private async countEarlyIn(next: string, from: AggregatorState): Promise<boolean> {
+    const { fold } = await this.repository.fold({
+      ...from,
+      streamKey: next,
+      lastId: '0',
+      window: EMPTY_WINDOW,
+    });
+    const early = fold.early;
+    if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
+    this.reportEarly(next, early.firstId, early.uncounted);
+    await this.commit(from, { ...from, earlyThrough: early.through });
+    return true;
   }
 
   /**
@@ -419,13 +314,13 @@ export class AggregatorService implements StreamCursorSource {
     for (const [i, [key, mark]] of watched.entries()) {
       const top = newest[i];
       if (top === null || (mark !== '0' && compareEntryIds(top, mark) <= 0)) continue;
-      const ids = await this.repository.idsAfter(key, mark, READ_BATCH);
+      const ids = await this.repository.idsAfter(key, mark, FOLD_BOUND);
       if (ids.length === 0) continue;
       marks[key] = ids[ids.length - 1];
       late.set(key, ids.length);
     }
     if (late.size === 0) return false;
-    await this.commit(from, { ...from, left: leaveMark(from.left, marks) }, []);
+    await this.commit(from, { ...from, left: leaveMark(from.left, marks) });
     const total = [...late.values()].reduce((sum, count) => sum + count, 0);
     this.metrics.readingsRejected.inc({ reason: 'late' }, total);
     const where = [...late].map(([key, count]) => `${key} (${count})`).join(', ');
@@ -436,23 +331,28 @@ export class AggregatorService implements StreamCursorSource {
     return true;
   }
 
-  /** Commits a step; returns the producer's watermark as read in the same atomic step. */
-  private async commit(
-    from: AggregatorState,
+  /** Takes a committed step as the state this process holds. */
+  private committed(
     to: AggregatorState,
     closed: readonly HourlyAverage[],
-  ): Promise<number | null> {
-    const { added, watermarkMs } = await this.repository.commit(from, to, closed);
+    added: number,
+    watermarkMs: number | null,
+  ): void {
+    if (to.lastId !== this.state?.lastId || to.streamKey !== this.state?.streamKey) {
+      this.waiting = false;
+    }
     this.state = to;
     this.writer = this.repository.instanceId;
-    this.watermarkMs = watermarkMs;
     this.metrics.averagesWritten.inc(added);
     const latest = closed[closed.length - 1];
     if (latest) this.metrics.latestAverage.set(latest.total / latest.count);
-    if (watermarkMs !== null) {
-      this.metrics.lag.set(Math.max(0, watermarkMs - this.positionMs(to)) / 1000);
-    }
-    return watermarkMs;
+    if (watermarkMs !== null) this.metrics.lag.set(lagSeconds(to, watermarkMs));
+  }
+
+  /** Commits a step outside a fold (late entries in partitions left). */
+  private async commit(from: AggregatorState, to: AggregatorState): Promise<void> {
+    const { added, watermarkMs } = await this.repository.commit(from, to, []);
+    this.committed(to, [], added, watermarkMs);
   }
 
   private reportSkipped(skipped: readonly { key: string; reason: SkipReason }[]): void {
@@ -471,11 +371,6 @@ export class AggregatorService implements StreamCursorSource {
     this.waiting = false;
     this.metrics.partition.reset();
     this.metrics.partition.set({ stream: next }, 1);
-  }
-
-  /** Simulated time the aggregator has reached: its last entry, or the start of its partition. */
-  private positionMs(state: AggregatorState): number {
-    return state.lastId === '0' ? partitionDayStart(state.streamKey)! : entryIdMs(state.lastId);
   }
 
   private reportRejections(stream: string, rejected: Map<ReadingRejectReason, number>): void {

@@ -3,7 +3,7 @@ import { runService, streamConsumerWorker } from '@temps/runtime';
 import { READINGS_PATTERN } from './aggregator.constants';
 import { parseAggregatorConfig } from './aggregator-config';
 import { AggregatorModule } from './aggregator.module';
-import { AggregatorService, READ_BATCH } from './aggregator.service';
+import { AggregatorService } from './aggregator.service';
 
 /** Builds and runs the service; loaded by main.ts once stop requests are caught. */
 runService('aggregator', () => {
@@ -15,7 +15,8 @@ runService('aggregator', () => {
       streamConsumerWorker(app, {
         pattern: READINGS_PATTERN,
         consumer: app.get(AggregatorService),
-        count: READ_BATCH,
+        // The read only wakes the aggregator: the fold reads the partition inside Redis.
+        count: 1,
       }),
   };
 });

@@ -1,0 +1,202 @@
+import { advanceWhenDrained, type SkipReason } from './partition-cursor';
+import { partitionDayStart } from './partition-key';
+import type { PartitionFold } from './partition-fold';
+import { EMPTY_WINDOW, closeThrough, publishedUntil, type HourlyAverage, type WindowState } from './hourly-window';
+import type { ReadingRejectReason } from './reasons';
+import { DAY_MS, HOUR_MS } from './time';
+
+/**
+ * The aggregator's step machine. Everything the aggregating consumer decides is decided here, from
+ * its saved state, what a fold of its partition returned, the producer's watermark and which
+ * partitions exist; the service only reads, calls these, and commits what they return.
+ *
+ * States (what the last turn found), and the transitions between them:
+ *
+ *   FOLDING  — the fold consumed entries and reached its bound: commit, fold again at once.
+ *   CAUGHT_UP — the fold reached the end of the partition: commit what it consumed, closing the
+ *              open hour if the watermark has passed its end; then DRAINED.
+ *   HOLDING  — the fold stopped at an entry at or past the watermark (a clock running ahead): the
+ *              cursor stays before it so nothing written later is passed over; each early entry is
+ *              counted once (`earlyThrough`, saved with the state, so also once across restarts);
+ *              wait for the watermark.
+ *   DRAINED  — nothing more to read here: close the open hour if the watermark passed it; move to
+ *              the next day once this one is finished (skipping days that are finished but absent:
+ *              `empty`, or `expired` before they were read), or wait (WAITING).
+ *
+ * A state only ever moves forward: the cursor, `publishedUntilMs` and `earlyThrough` never go back,
+ * and a step that fails to commit is decided again from the saved state.
+ */
+
+/** Where the aggregator stands: its cursor (partition and last entry read there) and its open hour. */
+export interface AggregatorState {
+  streamKey: string;
+  /** '0' before the first entry of the partition. */
+  lastId: string;
+  window: WindowState;
+  /** Unix ms: every hour before it is published; a reading before it is `late` (0: none yet). */
+  publishedUntilMs: number;
+  /**
+   * Partitions left behind, each with the last entry ID read there ('0': skipped unread), so that
+   * entries written there afterwards are counted as `late`.
+   */
+  left?: Readonly<Record<string, string>>;
+  /** The newest entry already counted as `early` (null: none), so each is counted once. */
+  earlyThrough?: string | null;
+}
+
+/** Left partitions whose late entries are still watched: the most recent ones. */
+export const LEFT_PARTITIONS_KEPT = 31;
+
+export function initialState(streamKey: string): AggregatorState {
+  return { streamKey, lastId: '0', window: EMPTY_WINDOW, publishedUntilMs: 0 };
+}
+
+/** `left` with `marks` added, keeping the LEFT_PARTITIONS_KEPT most recent partitions. */
+export function leaveMark(
+  left: Readonly<Record<string, string>> | undefined,
+  marks: Record<string, string>,
+): Record<string, string> {
+  const all = { ...left, ...marks };
+  const kept = Object.keys(all).sort().slice(-LEFT_PARTITIONS_KEPT);
+  return Object.fromEntries(kept.map((key) => [key, all[key]]));
+}
+
+/** What to commit (atomically: averages, then the state) and what to report. */
+export interface StepCommit {
+  to: AggregatorState;
+  closed: HourlyAverage[];
+}
+
+export type FoldOutcome = 'folding' | 'caught_up' | 'holding';
+
+export interface FoldStep extends StepCommit {
+  outcome: FoldOutcome;
+  /** Whether there is anything to commit (entries consumed, hours closed, early entries counted). */
+  commit: boolean;
+  accepted: number;
+  rejected: Partial<Record<ReadingRejectReason, number>>;
+  /** Early entries met for the first time: report them once. */
+  early: { firstId: string; count: number } | null;
+}
+
+/**
+ * After a fold of the current partition (FOLDING, CAUGHT_UP or HOLDING). `watermarkMs` is the one
+ * the fold ran with (read in the same atomic step, so every reading before it was there to fold).
+ */
+export function afterFold(
+  state: AggregatorState,
+  fold: PartitionFold,
+  watermarkMs: number | null,
+): FoldStep {
+  const outcome: FoldOutcome = fold.early ? 'holding' : fold.more ? 'folding' : 'caught_up';
+  // Caught up (or held) with the watermark past the open hour: no reading of it can still come.
+  const closing =
+    outcome !== 'folding' && watermarkMs !== null
+      ? closeThrough(fold.window, watermarkMs)
+      : { state: fold.window, closed: [] };
+  const closed = [...fold.closed, ...closing.closed];
+  const early =
+    fold.early && fold.early.uncounted > 0
+      ? { firstId: fold.early.firstId, count: fold.early.uncounted }
+      : null;
+  const to: AggregatorState = {
+    ...state,
+    lastId: fold.lastId ?? state.lastId,
+    window: closing.state,
+    publishedUntilMs: publishedUntil(state.publishedUntilMs, closed),
+    ...(fold.early ? { earlyThrough: fold.early.through } : {}),
+  };
+  return {
+    outcome,
+    to,
+    closed,
+    commit: fold.consumed > 0 || closed.length > 0 || early !== null,
+    accepted: fold.accepted,
+    rejected: fold.rejected,
+    early,
+  };
+}
+
+/** What the service sees of Redis when the current partition is drained. */
+export interface DrainedView {
+  watermarkMs: number | null;
+  /** Whether the current partition is a stream in Redis. */
+  currentExists: boolean;
+  /** Day partitions holding readings, any order. */
+  existing: readonly string[];
+}
+
+export type DrainStep =
+  | { kind: 'wait' }
+  | (StepCommit & { kind: 'close' })
+  | (StepCommit & { kind: 'move'; skipped: { key: string; reason: SkipReason }[] });
+
+/**
+ * DRAINED: nothing more to read in the current partition. Closes the open hour once the watermark
+ * passed it, and moves on once the day is finished (see `advanceWhenDrained`): the partition left
+ * is marked at the last entry read (entries written there later are `late`), days skipped at '0'.
+ */
+export function whenDrained(state: AggregatorState, view: DrainedView): DrainStep {
+  const closing =
+    view.watermarkMs === null
+      ? { state: state.window, closed: [] }
+      : closeThrough(state.window, view.watermarkMs);
+  const advance = advanceWhenDrained({
+    current: state.streamKey,
+    currentExists: view.currentExists,
+    currentStarted: state.lastId !== '0',
+    existing: view.existing,
+    watermarkMs: view.watermarkMs,
+  });
+  const published = publishedUntil(state.publishedUntilMs, closing.closed);
+  if (advance.kind === 'move') {
+    const marks: Record<string, string> = Object.fromEntries(
+      advance.skipped.map(({ key }) => [key, '0']),
+    );
+    if (view.currentExists) marks[state.streamKey] = state.lastId;
+    return {
+      kind: 'move',
+      to: {
+        ...state,
+        streamKey: advance.to,
+        lastId: '0',
+        window: closing.state,
+        publishedUntilMs: published,
+        left: leaveMark(state.left, marks),
+      },
+      closed: closing.closed,
+      skipped: advance.skipped,
+    };
+  }
+  if (closing.closed.length > 0) {
+    return {
+      kind: 'close',
+      to: { ...state, window: closing.state, publishedUntilMs: published },
+      closed: closing.closed,
+    };
+  }
+  return { kind: 'wait' };
+}
+
+/**
+ * Simulated time the aggregator has reached (Unix ms): its last entry, or the start of its
+ * partition before the first.
+ */
+export function positionMs(state: AggregatorState): number {
+  return state.lastId === '0'
+    ? partitionDayStart(state.streamKey)!
+    : Number(state.lastId.slice(0, state.lastId.indexOf('-')));
+}
+
+/** Simulated seconds between the watermark and the aggregator's position (0 when ahead). */
+export function lagSeconds(state: AggregatorState, watermarkMs: number): number {
+  return Math.max(0, watermarkMs - positionMs(state)) / 1000;
+}
+
+/** Whether the open hour or the day could close by the watermark alone: worth a drained turn now. */
+export function watermarkPassed(state: AggregatorState, watermarkMs: number | null): boolean {
+  if (watermarkMs === null) return false;
+  const dayEnd = partitionDayStart(state.streamKey)! + DAY_MS;
+  const hourEnd = state.window.count > 0 ? state.window.hourStartMs + HOUR_MS : Infinity;
+  return watermarkMs >= Math.min(hourEnd, dayEnd);
+}
