@@ -1,4 +1,5 @@
 export * from './average-entry';
+export * from './corrupt-state-error';
 export * from './entry-id';
 export * from './hourly-window';
 export * from './keys';
@@ -10,3 +11,4 @@ export * from './reading-generator';
 export * from './retention';
 export * from './simulated-clock';
 export * from './time';
+export * from './state';
