@@ -60,9 +60,10 @@ describe("averages reader: resuming from the exercise's own state", () => {
     for (let turn = 0; turn < 100; turn++) {
       const [[stream, after]] = reader.cursor();
       const reply = await redis.xreadBuffer('COUNT', 10, 'STREAMS', stream, after);
-      const entries = (reply?.[0]?.[1] ?? []).map(
-        ([id, fields]): StreamEntry => [id.toString(), fields],
-      );
+      const entries = (reply?.[0]?.[1] ?? []).map(([id, fields]): StreamEntry => [
+        id.toString(),
+        fields,
+      ]);
       await reader.handle({ reads: [{ stream, entries }] });
       if (entries.length === 0) break;
     }
