@@ -7,7 +7,7 @@ import { AveragesMetrics } from './averages.metrics';
 import type { AveragesRepository, ReaderState, SavedReaderState } from './averages.repository';
 import { AveragesService } from './averages.service';
 
-const ME = 'this-reader';
+const ME = 'this-reader-0000-0000-000000000000' as const;
 
 /** The reader's state in memory, with save-position's guard: the same refusals, typed. */
 class FakeRepository implements Pick<

@@ -12,7 +12,7 @@ import type { ProgressReporter } from './progress-reporter';
 
 const JAN_1_2025 = Date.UTC(2025, 0, 1);
 const HOUR_MS = 3_600_000;
-const ME = 'this-process';
+const ME = 'this-process-0000-0000-000000000000' as const;
 
 /** The producer's Redis state in memory, with write-batch's guard: the same refusals, typed. */
 class FakeRepository implements Pick<
