@@ -3,11 +3,9 @@ import {
   ForeignDataError,
   ForeignEntryError,
   ForeignKeyError,
-  PositionMismatchError,
   RedisOutOfMemoryError,
   RefusalCode,
   ScriptRefusalError,
-  StaleRunError,
   StaleStateError,
   StateGoneError,
   typedRedisError,
@@ -20,8 +18,6 @@ describe('typedRedisError', () => {
   it.each([
     [RefusalCode.StaleState, StaleStateError],
     [RefusalCode.StateGone, StateGoneError],
-    [RefusalCode.StaleRun, StaleRunError],
-    [RefusalCode.PositionMismatch, PositionMismatchError],
     [RefusalCode.ForeignKey, ForeignKeyError],
     [RefusalCode.ForeignEntry, ForeignEntryError],
   ])('turns a %s refusal into its typed error, text unchanged', (code, Type) => {
@@ -42,6 +38,17 @@ describe('typedRedisError', () => {
     }
   });
 
+  it('drops what Redis 7 appends to a refusal raised with error(), and only that', () => {
+    const raised = reply(
+      'STALE_STATE k moved on: expected a=1; found a=2 script: 0123456789abcdef0123456789abcdef01234567, on @user_script:12.',
+    );
+    const typed = typedRedisError(raised) as StaleStateError;
+    expect(typed.message).toBe('STALE_STATE k moved on: expected a=1; found a=2');
+    expect(typed.detail).toBe('k moved on: expected a=1; found a=2');
+    const inText = typedRedisError(reply('STATE_GONE k script: is a word here')) as Error;
+    expect(inText.message).toBe('STATE_GONE k script: is a word here');
+  });
+
   it('groups someone else\u2019s key and entry as ForeignDataError', () => {
     expect(typedRedisError(reply('FOREIGN_KEY temps:20250101 is a hash'))).toBeInstanceOf(
       ForeignDataError,
@@ -49,7 +56,9 @@ describe('typedRedisError', () => {
     expect(typedRedisError(reply('FOREIGN_ENTRY temps:20250101 holds entry 1-0'))).toBeInstanceOf(
       ForeignDataError,
     );
-    expect(typedRedisError(reply('STALE_RUN producer_state'))).not.toBeInstanceOf(ForeignDataError);
+    expect(typedRedisError(reply('STALE_STATE producer_state moved on'))).not.toBeInstanceOf(
+      ForeignDataError,
+    );
   });
 
   it("types Redis's own OOM reply by its code word", () => {

@@ -3,17 +3,17 @@ import { ReplyError } from 'ioredis';
 /**
  * Why a script refused to write: the first word of its error reply, as in
  * `redis.error_reply('STALE_STATE ' .. why)`. Scripts interpolate these values into their Lua, so
- * each code is spelled here only.
+ * each code is spelled here only. The two single-writer refusals come from one place,
+ * GUARD_POSITION_LUA (scripts/position-guard.ts).
  */
 export enum RefusalCode {
-  /** The aggregator's saved cursor is not the one the step started from. */
+  /**
+   * A saved position is not the one the caller read (another writer, a start over, or the caller's
+   * own write applied already): a compare-and-set refused.
+   */
   StaleState = 'STALE_STATE',
-  /** The producer's state hash is gone. */
+  /** The state hash a script advances is gone. */
   StateGone = 'STATE_GONE',
-  /** The producer's state hash holds another run. */
-  StaleRun = 'STALE_RUN',
-  /** A batch does not start at the producer's saved position. */
-  PositionMismatch = 'POSITION_MISMATCH',
   /** A key a script writes holds another type than a stream. */
   ForeignKey = 'FOREIGN_KEY',
   /** A stream a script writes holds an entry it did not write where it would write. */
@@ -46,18 +46,6 @@ export class StateGoneError extends ScriptRefusalError {
   readonly code = RefusalCode.StateGone;
 }
 
-/** The state the script advances now belongs to another run. */
-export class StaleRunError extends ScriptRefusalError {
-  override name = 'StaleRunError';
-  readonly code = RefusalCode.StaleRun;
-}
-
-/** The write does not start where the saved position says (already applied, or another writer). */
-export class PositionMismatchError extends ScriptRefusalError {
-  override name = 'PositionMismatchError';
-  readonly code = RefusalCode.PositionMismatch;
-}
-
 /** Someone else's data is where the script must write: a key or an entry. */
 export abstract class ForeignDataError extends ScriptRefusalError {}
 
@@ -83,8 +71,6 @@ type ErrorType = new (message: string, options?: ErrorOptions) => Error;
 const REFUSALS: Record<RefusalCode, ErrorType> = {
   [RefusalCode.StaleState]: StaleStateError,
   [RefusalCode.StateGone]: StateGoneError,
-  [RefusalCode.StaleRun]: StaleRunError,
-  [RefusalCode.PositionMismatch]: PositionMismatchError,
   [RefusalCode.ForeignKey]: ForeignKeyError,
   [RefusalCode.ForeignEntry]: ForeignEntryError,
 };
@@ -98,14 +84,21 @@ const TYPED = new Map<string, ErrorType>([
 /**
  * The typed error for an error reply from Redis, by its leading code word: a script's refusal
  * (RefusalCode) or one of Redis's own (OOM). Anything else is returned as it is. The one place that
- * reads the text of an error reply; the original stays as `cause`.
+ * reads the text of an error reply; the original stays as `cause`. A refusal raised with error()
+ * keeps its text: the ` script: <sha>, on @user_script:<line>.` Redis appends is dropped.
  */
 export function typedRedisError(error: unknown): unknown {
   if (!(error instanceof ReplyError)) return error;
   const { message } = error as Error;
   const Type = TYPED.get(message.split(' ', 1)[0]);
-  return Type ? new Type(message, { cause: error }) : error;
+  return Type ? new Type(message.replace(RAISED_BY, ''), { cause: error }) : error;
 }
+
+/**
+ * What Redis 7 appends to an error reply a script raised with `error(redis.error_reply(...))`
+ * (as GUARD_POSITION_LUA does): not part of the refusal.
+ */
+const RAISED_BY = / script: [0-9a-f]{40}, on @user_script:\d+\.$/;
 
 /** `reply`, its error reply (if any) turned into its typed error (see `typedRedisError`). */
 export async function withTypedErrors<T>(reply: Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 export * from './aggregation-step';
 export * from './average-entry';
+export * from './corrupt-state-error';
 export * from './entry-id';
 export * from './hourly-window';
 export * from './keys';
@@ -12,3 +13,4 @@ export * from './reading-generator';
 export * from './retention';
 export * from './simulated-clock';
 export * from './time';
+export * from './state';

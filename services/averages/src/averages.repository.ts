@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { CorruptStateError, HSET_IF_ABSENT, defineScripts, lastGeneratedId } from '@temps/redis';
-import { AVERAGES_READER_STATE_KEY, AVERAGES_STREAM, isEntryId } from '@temps/streams';
-import { SAVE_POSITION } from './scripts/save-position.lua';
+import {
+  HSET_IF_ABSENT,
+  defineScripts,
+  lastGeneratedId,
+  streamInfo,
+  withTypedErrors,
+} from '@temps/redis';
+import { AVERAGES_STREAM, AveragesReaderState, compareEntryIds } from '@temps/streams';
+import { SAVE_POSITION, SAVE_POSITION_GUARD } from './scripts/save-position.lua';
 
-export interface ReaderState {
-  /** The last temps:averages entry handled ('0' before the first). */
-  lastId: string;
-  /** Its `seq`: how many averages the reader has seen or knows it missed. */
-  lastSeq: number;
-}
+const { KEY, FIELDS } = AveragesReaderState;
 
-/**
- * What a save found: `saved`; `gone` (no state); `mine` (this process saved it already: a resend
- * after a dropped connection); `other` (another reader saved it); `reset` (set back by a start over).
- */
-export type SaveOutcome = 'saved' | 'gone' | 'mine' | 'other' | 'reset';
+/** Where the reader is (AveragesReaderState owns the hash). */
+export type ReaderState = AveragesReaderState.Position;
+/** …and who saved it. */
+export type SavedReaderState = AveragesReaderState.Saved;
 
 /** The averages reader's own state; it writes nothing else. */
 @Injectable()
@@ -28,26 +28,46 @@ export class AveragesRepository {
     defineScripts(redis, SAVE_POSITION, HSET_IF_ABSENT);
   }
 
-  async load(): Promise<ReaderState | null> {
-    const hash = await this.redis.hgetall(AVERAGES_READER_STATE_KEY);
+  /** The saved position (null: none); CorruptStateError when it cannot be what a reader wrote. */
+  async load(): Promise<SavedReaderState | null> {
+    const hash = await this.redis.hgetall(KEY);
     if (Object.keys(hash).length === 0) return null;
-    const { last_message_id: lastId, last_seq: rawSeq = '0' } = hash;
-    if (lastId === undefined || (lastId !== '0' && !isEntryId(lastId))) {
-      throw new CorruptStateError(
-        `${AVERAGES_READER_STATE_KEY}.last_message_id is missing or not an entry ID ("${lastId ?? ''}"); delete the key or restart the consumers with a partition name.`,
-      );
-    }
-    if (!/^\d+$/.test(rawSeq)) {
-      throw new CorruptStateError(
-        `${AVERAGES_READER_STATE_KEY}.last_seq is not a whole number ("${rawSeq}").`,
-      );
-    }
-    return { lastId, lastSeq: Number(rawSeq) };
+    return AveragesReaderState.parse(hash);
   }
 
   /** The highest ID temps:averages has handed out (null while the stream does not exist). */
   async lastGeneratedId(): Promise<string | null> {
     return lastGeneratedId(this.redis, AVERAGES_STREAM);
+  }
+
+  /**
+   * The `seq` of temps:averages entry `id`: a number, null for an entry without one (the
+   * exercise's own format), undefined when no such entry is there.
+   */
+  async seqOf(id: string): Promise<number | null | undefined> {
+    const [entry] = await this.redis.xrange(AVERAGES_STREAM, id, id);
+    if (!entry) return undefined;
+    const fields = entry[1];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'seq' && /^\d+$/.test(fields[i + 1])) return Number(fields[i + 1]);
+    }
+    return null;
+  }
+
+  /**
+   * What Redis can say of temps:averages entries after `afterId` that are gone, from XINFO STREAM:
+   * 'deleted' when one above it was deleted (max-deleted-entry-id is past it: proof one was never
+   * read from there); 'maybe-trimmed' when the stream removed entries and now starts after it (they
+   * may all have been at or before it: Redis 7 keeps no trace of what MAXLEN trimmed); null when
+   * nothing suggests it (no stream, nothing removed, or recreated since).
+   */
+  async removedAfter(afterId: string): Promise<'deleted' | 'maybe-trimmed' | null> {
+    const info = await streamInfo(this.redis, AVERAGES_STREAM);
+    if (info === null) return null;
+    if (compareEntryIds(info.maxDeletedEntryId, afterId) > 0) return 'deleted';
+    const startsAfter =
+      info.firstEntryId === null || compareEntryIds(info.firstEntryId, afterId) > 0;
+    return startsAfter && info.entriesAdded > info.length ? 'maybe-trimmed' : null;
   }
 
   /** Up to `count` temps:averages entries after `afterId` ('0': from the start), fields as strings. */
@@ -56,33 +76,30 @@ export class AveragesRepository {
   }
 
   /** Saves a first state, unless one appeared meanwhile (then that one is returned). */
-  async initialize(state: ReaderState): Promise<ReaderState> {
+  async initialize(state: ReaderState): Promise<SavedReaderState> {
     await this.redis.hsetIfAbsent(
-      AVERAGES_READER_STATE_KEY,
-      'last_message_id',
-      state.lastId,
-      'last_seq',
-      String(state.lastSeq),
-      'written_by',
+      KEY,
+      ...Object.entries(AveragesReaderState.serialize(state)).flat(),
+      FIELDS.writtenBy,
       this.instanceId,
     );
-    return (await this.load()) ?? state;
+    return (await this.load()) ?? { ...state, writtenBy: this.instanceId };
   }
 
   /**
    * Moves the saved position from `from` to `to`, only if it is still at `from`: a position from
-   * memory never overwrites one someone else saved. Returns what stood in the way otherwise.
+   * memory never overwrites one someone else saved. Rejects, writing nothing, with StaleStateError
+   * (the saved position moved: see `load` for who saved it) or StateGoneError (no state).
    */
-  async save(from: ReaderState, to: ReaderState): Promise<SaveOutcome> {
-    const [outcome, writer] = await this.redis.saveReaderPosition(
-      AVERAGES_READER_STATE_KEY,
-      from.lastId,
-      to.lastId,
-      String(to.lastSeq),
-      this.instanceId,
+  async save(from: ReaderState, to: ReaderState): Promise<void> {
+    await withTypedErrors(
+      this.redis.saveReaderPosition(
+        KEY,
+        ...(SAVE_POSITION_GUARD.argv({ [FIELDS.lastMessageId]: from.lastId }) as [string]),
+        to.lastId,
+        to.lastSeq === null ? '' : String(to.lastSeq),
+        this.instanceId,
+      ),
     );
-    if (outcome === 'saved') return 'saved';
-    if (outcome === 'gone') return 'gone';
-    return writer === this.instanceId ? 'mine' : writer ? 'other' : 'reset';
   }
 }

@@ -1,17 +1,26 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { StreamCursor, StreamCursorSource, StreamReadEvent } from '@temps/redis';
-import { ConsoleOutput, Standby } from '@temps/runtime';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  StaleStateError,
+  StateGoneError,
+  type StreamCursor,
+  type StreamCursorSource,
+  type StreamReadEvent,
+} from '@temps/redis';
+import { ConsoleOutput, SingleWriter } from '@temps/runtime';
 import {
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
+  AveragesReaderState,
   compareEntryIds,
   decodeAverage,
   describeAverage,
 } from '@temps/streams';
-import { AVERAGES_CONFIG } from './averages.constants';
+import { AVERAGES_CLOCK, AVERAGES_CONFIG } from './averages.constants';
 import type { AveragesConfig } from './averages-config';
 import { AveragesMetrics } from './averages.metrics';
-import { AveragesRepository, type ReaderState } from './averages.repository';
+import { AveragesRepository, type ReaderState, type SavedReaderState } from './averages.repository';
+
+const START: ReaderState = { lastId: AveragesReaderState.START, lastSeq: 0 };
 
 const RECENT_IDS = 1_000;
 
@@ -22,40 +31,70 @@ const RESET = '\u001b[0m';
 @Injectable()
 export class AveragesService implements StreamCursorSource {
   private readonly logger = new Logger('Averages');
-  private state: ReaderState = { lastId: '0', lastSeq: 0 };
+  private state: ReaderState = START;
   private waiting = false;
   /** IDs this process has read, oldest first: where to go back to if the stream is set back. */
   private readonly recent: string[] = [];
-  /** Set while another reader saves the position: what it saved, and since when it is unchanged. */
-  private standby: Standby | null = null;
+  /** Stands by while another reader saves the position; takes over once it is quiet. */
+  private readonly writer: SingleWriter<ReaderState | null>;
 
   constructor(
     @Inject(AVERAGES_CONFIG) private readonly config: AveragesConfig,
     private readonly repository: AveragesRepository,
     private readonly metrics: AveragesMetrics,
     private readonly console: ConsoleOutput,
-  ) {}
+    @Optional() @Inject(AVERAGES_CLOCK) now: () => number = Date.now,
+  ) {
+    this.writer = new SingleWriter({ now });
+  }
 
   async start(): Promise<void> {
     const saved = await this.repository.load();
-    this.state = saved ?? (await this.repository.initialize(this.state));
+    this.state = position(saved ?? (await this.repository.initialize(START)));
     this.print(
       `Starting averages consumer in stream ${AVERAGES_STREAM} at message ${this.state.lastId}.`,
     );
+    await this.resolveSeq();
   }
 
-  /** The `seq` of the last average read (0 before the first). */
-  lastSeq(): number {
+  /**
+   * A position saved without `last_seq` (as the exercise's own reader saves it): resume after
+   * `last_message_id` as the exercise does, taking the seq from that entry when it is still there.
+   * Otherwise says averages were missed only when Redis proves one after it was deleted, and that
+   * some may have been when the stream was trimmed past it; never a count, never a gap counted
+   * from a seq it does not know.
+   */
+  private async resolveSeq(): Promise<void> {
+    if (this.state.lastSeq !== null) return;
+    const seq = await this.repository.seqOf(this.state.lastId);
+    if (seq !== undefined) {
+      this.state = { ...this.state, lastSeq: seq };
+      return;
+    }
+    const removed = await this.repository.removedAfter(this.state.lastId);
+    if (removed === 'deleted') {
+      this.print(
+        `Missed hourly averages after message ${this.state.lastId} (how many is not known): deleted from ${AVERAGES_STREAM} before they were read.`,
+      );
+    } else if (removed === 'maybe-trimmed') {
+      this.print(
+        `Hourly averages after message ${this.state.lastId} may have been trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read; it no longer holds that message, so how many is not known.`,
+      );
+    }
+  }
+
+  /** The `seq` of the last average read (0 before the first; null when not known). */
+  lastSeq(): number | null {
     return this.state.lastSeq;
   }
 
   cursor(): StreamCursor {
     // In standby: idle turns only.
-    return this.standby ? [] : [[AVERAGES_STREAM, this.state.lastId]];
+    return this.writer.standingBy ? [] : [[AVERAGES_STREAM, this.state.lastId]];
   }
 
   async handle(event: StreamReadEvent): Promise<void> {
-    if (this.standby) return this.watchOther(this.standby);
+    if (this.writer.standingBy) return this.watchOther();
     const entries = event.reads.find((read) => read.stream === AVERAGES_STREAM)?.entries ?? [];
     if (entries.length === 0) {
       await this.followSetBack();
@@ -78,15 +117,16 @@ export class AveragesService implements StreamCursorSource {
         this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
         continue;
       }
-      // Averages without `seq` (the exercise's own format) cannot tell what was trimmed: no gap.
-      if (average.seq !== null && average.seq > lastSeq + 1) {
+      // Averages without `seq` (the exercise's own format) cannot tell what was trimmed, nor can a
+      // seq after one not known: no gap.
+      if (average.seq !== null && lastSeq !== null && average.seq > lastSeq + 1) {
         const gap = average.seq - lastSeq - 1;
         missed += gap;
         lines.push(
           `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
         );
       }
-      if (average.seq !== null) lastSeq = Math.max(lastSeq, average.seq);
+      if (average.seq !== null) lastSeq = Math.max(lastSeq ?? 0, average.seq);
       lines.push(this.highlight(describeAverage(average)));
       read++;
     }
@@ -123,41 +163,51 @@ export class AveragesService implements StreamCursorSource {
    * returns whether this process goes on from `to`.
    */
   private async saveOrYield(to: ReaderState): Promise<boolean> {
-    const outcome = await this.repository.save(this.state, to);
-    if (outcome === 'saved' || outcome === 'mine') {
+    try {
+      await this.repository.save(this.state, to);
       this.state = to;
       return true;
-    }
-    if (outcome === 'gone') {
-      this.logger.warn(
-        `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran; reading ${AVERAGES_STREAM} again from its start.`,
-      );
-      this.state = await this.repository.initialize({ lastId: '0', lastSeq: 0 });
-    } else if (outcome === 'reset') {
-      this.state = (await this.repository.load()) ?? { lastId: '0', lastSeq: 0 };
-      this.logger.warn(
-        `${AVERAGES_READER_STATE_KEY} was set back by a start over; reading on from message ${this.state.lastId}.`,
-      );
-    } else {
-      const saved = (await this.repository.load()) ?? this.state;
-      this.logger.warn(
-        `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
-      );
-      this.standby = new Standby(saved);
+    } catch (error) {
+      if (error instanceof StateGoneError) {
+        this.logger.warn(
+          `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran; reading ${AVERAGES_STREAM} again from its start.`,
+        );
+        this.state = position(await this.repository.initialize(START));
+      } else if (error instanceof StaleStateError) {
+        const saved = await this.repository.load();
+        if (saved?.writtenBy === this.repository.instanceId) {
+          // This process's own save, applied before a connection dropped and sent again.
+          this.state = to;
+          return true;
+        }
+        if (saved && saved.writtenBy === null) {
+          // Set back by a start over (which saves no writer): read on from there.
+          this.state = position(saved);
+          this.logger.warn(
+            `${AVERAGES_READER_STATE_KEY} was set back by a start over; reading on from message ${this.state.lastId}.`,
+          );
+        } else if (this.writer.onRefused(saved && position(saved))) {
+          this.logger.warn(
+            `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
+          );
+        }
+      } else {
+        throw error;
+      }
     }
     this.recent.length = 0;
     return false;
   }
 
-  /** In standby: take over once the saved position has not changed for Standby.QUIET_MS. */
-  private async watchOther(standby: Standby): Promise<void> {
+  /** In standby: take over once the saved position has not changed for SingleWriter.QUIET_MS. */
+  private async watchOther(): Promise<void> {
     const saved = await this.repository.load();
-    if (!standby.isQuiet(saved)) return;
-    this.standby = null;
-    this.state = saved ?? (await this.repository.initialize({ lastId: '0', lastSeq: 0 }));
+    if (this.writer.poll(saved && position(saved)) === 'wait') return;
+    this.state = position(saved ?? (await this.repository.initialize(START)));
     this.logger.warn(
-      `${AVERAGES_READER_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
+      `${AVERAGES_READER_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
     );
+    await this.resolveSeq();
   }
 
   private highlight(line: string): string {
@@ -167,4 +217,9 @@ export class AveragesService implements StreamCursorSource {
   private print(line: string): void {
     this.console.line(line);
   }
+}
+
+/** The position alone (without who saved it). */
+function position(saved: SavedReaderState): ReaderState {
+  return { lastId: saved.lastId, lastSeq: saved.lastSeq };
 }

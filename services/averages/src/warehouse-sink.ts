@@ -58,8 +58,13 @@ export class WarehouseSink implements OnModuleInit {
     this.checks.register('warehouse', () => {
       if (this.failure) throw new Error(this.failure.message);
     });
-    this.metrics.warehouseLagSource = () =>
-      this.storedSeq === null ? null : Math.max(0, this.reader.lastSeq() - this.storedSeq);
+    this.metrics.warehouseLagSource = () => {
+      // Unknown until both seqs are (a reader resuming from the exercise's own state).
+      const readSeq = this.reader.lastSeq();
+      return this.storedSeq === null || readSeq === null
+        ? null
+        : Math.max(0, readSeq - this.storedSeq);
+    };
   }
 
   /** Runs until stop(); never throws for a warehouse or Redis failure (it retries). */

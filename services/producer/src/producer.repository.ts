@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import {
-  CorruptStateError,
-  defineScripts,
-  keyTypes,
-  scanPartitions,
-  withTypedErrors,
-} from '@temps/redis';
-import {
-  PARTITION_RANGE,
-  PRODUCER_STATE_KEY,
-  deviceName,
-  partitionDayStart,
-  type GeneratorState,
-} from '@temps/streams';
+import { defineScripts, keyTypes, scanPartitions, withTypedErrors } from '@temps/redis';
+import { ProducerState, deviceName, partitionDayStart, type GeneratorState } from '@temps/streams';
 import type { RunParams } from './run-plan';
-import { WRITE_BATCH } from './scripts/write-batch.lua';
+import { WRITE_BATCH, WRITE_BATCH_GUARD } from './scripts/write-batch.lua';
 
-/** A run as saved in Redis: its parameters plus how far it got. */
-export interface SavedRun extends RunParams {
-  watermarkMs: number;
-  generator: GeneratorState;
+const { KEY, FIELDS } = ProducerState;
+
+/** A run as saved in Redis: its parameters plus how far it got (ProducerState owns the hash). */
+export type SavedRun = ProducerState.Run;
+
+/** The saved run's progress (null: no run). */
+export interface Progress {
+  runId: string;
+  watermarkMs: string;
+  /** Whether this process wrote the last batch. */
+  mine: boolean;
 }
 
 export interface Batch {
@@ -44,12 +39,12 @@ export class ProducerRepository {
   }
 
   /** The saved run's progress and whether this process wrote its last batch (null: no run). */
-  async progress(): Promise<{ runId: string; watermarkMs: string; mine: boolean } | null> {
+  async progress(): Promise<Progress | null> {
     const [runId, watermarkMs, writtenBy] = await this.redis.hmget(
-      PRODUCER_STATE_KEY,
-      'run_id',
-      'watermark_ms',
-      'written_by',
+      KEY,
+      FIELDS.runId,
+      FIELDS.watermarkMs,
+      FIELDS.writtenBy,
     );
     if (runId === null) return null;
     return { runId, watermarkMs: watermarkMs ?? '', mine: writtenBy === this.instanceId };
@@ -63,9 +58,9 @@ export class ProducerRepository {
   }
 
   async loadRun(): Promise<SavedRun | null> {
-    const hash = await this.redis.hgetall(PRODUCER_STATE_KEY);
+    const hash = await this.redis.hgetall(KEY);
     if (Object.keys(hash).length === 0) return null;
-    return parseSavedRun(hash);
+    return ProducerState.parse(hash);
   }
 
   /** Existing partitions for days at or after `fromMs`, oldest first. */
@@ -85,16 +80,16 @@ export class ProducerRepository {
   async startRun(partitions: string[], run: SavedRun): Promise<void> {
     const tx = this.redis.multi();
     if (partitions.length > 0) tx.del(...partitions);
-    tx.del(PRODUCER_STATE_KEY);
-    tx.hset(PRODUCER_STATE_KEY, { ...serializeSavedRun(run), written_by: this.instanceId });
+    tx.del(KEY);
+    tx.hset(KEY, { ...ProducerState.serialize(run), [FIELDS.writtenBy]: this.instanceId });
     await tx.exec();
   }
 
   /**
    * Writes a batch and advances the saved position atomically; resolves to the readings written.
-   * A refusal writes nothing and rejects with its typed error: StateGoneError, StaleRunError,
-   * PositionMismatchError, ForeignKeyError or ForeignEntryError; a full Redis with
-   * RedisOutOfMemoryError.
+   * A refusal writes nothing and rejects with its typed error: StateGoneError, StaleStateError (the
+   * saved run or position is not `run` at `batch.firstMs`), ForeignKeyError or ForeignEntryError; a
+   * full Redis with RedisOutOfMemoryError.
    */
   async writeBatch(run: RunParams, batch: Batch): Promise<number> {
     const names =
@@ -102,9 +97,11 @@ export class ProducerRepository {
     return withTypedErrors(
       this.redis.writeBatch(
         batch.partition,
-        PRODUCER_STATE_KEY,
-        run.runId,
-        batch.firstMs,
+        KEY,
+        ...WRITE_BATCH_GUARD.argv({
+          [FIELDS.runId]: run.runId,
+          [FIELDS.watermarkMs]: batch.firstMs,
+        }),
         run.intervalMs,
         run.devices,
         batch.expireAtMs,
@@ -116,75 +113,4 @@ export class ProducerRepository {
       ),
     );
   }
-}
-
-function serializeSavedRun(run: SavedRun): Record<string, string> {
-  return {
-    run_id: run.runId,
-    start_ms: String(run.startMs),
-    end_ms: run.endMs === null ? '' : String(run.endMs),
-    interval_ms: String(run.intervalMs),
-    devices: String(run.devices),
-    seed: String(run.seed),
-    rate: String(run.rate),
-    paced: run.paced ? '1' : '0',
-    real_start_ms: String(run.realStartMs),
-    watermark_ms: String(run.watermarkMs),
-    generator: JSON.stringify(run.generator),
-  };
-}
-
-function parseSavedRun(hash: Record<string, string>): SavedRun {
-  const number = (field: string): number => {
-    const value = Number(hash[field]);
-    if (hash[field] === undefined || hash[field] === '' || !Number.isFinite(value)) {
-      throw new CorruptStateError(
-        `${PRODUCER_STATE_KEY}.${field} is missing or not a number; start a new run without --resume.`,
-      );
-    }
-    return value;
-  };
-  let generator: GeneratorState;
-  try {
-    generator = JSON.parse(hash.generator ?? '');
-    if (!Array.isArray(generator.rng) || !Array.isArray(generator.temps)) throw new Error();
-  } catch {
-    throw new CorruptStateError(
-      `${PRODUCER_STATE_KEY}.generator is missing or corrupted; start a new run without --resume.`,
-    );
-  }
-  if (!hash.run_id)
-    throw new CorruptStateError(
-      `${PRODUCER_STATE_KEY}.run_id is missing; start a new run without --resume.`,
-    );
-  const run: SavedRun = {
-    runId: hash.run_id,
-    startMs: number('start_ms'),
-    endMs: hash.end_ms === '' ? null : number('end_ms'),
-    intervalMs: number('interval_ms'),
-    devices: number('devices'),
-    seed: number('seed'),
-    rate: number('rate'),
-    paced: hash.paced === '1',
-    realStartMs: number('real_start_ms'),
-    watermarkMs: number('watermark_ms'),
-    generator,
-  };
-  // A run outside the days partitions can hold was not written by this producer.
-  const inRange = (ms: number) => ms >= PARTITION_RANGE.startMs && ms <= PARTITION_RANGE.endMs;
-  if (
-    !inRange(run.startMs) ||
-    !inRange(run.watermarkMs) ||
-    (run.endMs !== null && !inRange(run.endMs))
-  ) {
-    throw new CorruptStateError(
-      `${PRODUCER_STATE_KEY} holds a run outside 1970-01-01 … 9999-12-31; start a new run without --resume.`,
-    );
-  }
-  if (generator.temps.length !== run.devices) {
-    throw new CorruptStateError(
-      `${PRODUCER_STATE_KEY}.generator does not match its device count; start a new run without --resume.`,
-    );
-  }
-  return run;
 }

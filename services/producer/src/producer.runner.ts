@@ -1,16 +1,14 @@
 import { ThrottledLogger } from '@temps/common';
 import { randomInt, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
 import {
   ForeignDataError,
-  PositionMismatchError,
   RedisOutOfMemoryError,
-  StaleRunError,
+  StaleStateError,
   StateGoneError,
 } from '@temps/redis';
-import { Standby } from '@temps/runtime';
+import { SingleWriter } from '@temps/runtime';
 import {
   PRODUCER_STATE_KEY,
   ReadingGenerator,
@@ -19,7 +17,12 @@ import {
   startOfDay,
   DAY_MS,
 } from '@temps/streams';
-import { PRODUCER_CONFIG } from './producer.constants';
+import {
+  PRODUCER_CLOCK,
+  PRODUCER_CONFIG,
+  SYSTEM_CLOCK,
+  type RunnerClock,
+} from './producer.constants';
 import type { ProducerConfig, RunOption } from './producer-config';
 import { ProducerMetrics } from './producer.metrics';
 import { ProducerRepository, type SavedRun } from './producer.repository';
@@ -57,6 +60,8 @@ export class ProducerRunner {
   /** A blocked write is retried every second: one line per 30 s while it lasts. */
   private readonly blockedLog = new ThrottledLogger(this.logger);
   private readonly stopping = new AbortController();
+  /** Another producer writing this run: wait until its state is quiet, then take over. */
+  private readonly writer: SingleWriter<string>;
 
   constructor(
     @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
@@ -64,7 +69,10 @@ export class ProducerRunner {
     private readonly metrics: ProducerMetrics,
     private readonly heartbeat: Heartbeat,
     private readonly reporter: ProgressReporter,
-  ) {}
+    @Optional() @Inject(PRODUCER_CLOCK) private readonly clock: RunnerClock = SYSTEM_CLOCK,
+  ) {
+    this.writer = new SingleWriter({ now: () => this.clock.now() });
+  }
 
   /** Ends the run after the batch in flight (each batch is atomic, so any stop point is consistent). */
   stop(): void {
@@ -95,14 +103,16 @@ export class ProducerRunner {
         } else if (error instanceof StateGoneError) {
           // The run this process was writing is no longer in Redis: never write it back from memory.
           throw new RunLostError(`${error.detail}; start the producer again to begin a new run.`);
-        } else if (error instanceof StaleRunError) {
-          throw new RunLostError(
-            `${error.detail}: another producer started a new run, so this one stops.`,
-          );
-        } else if (error instanceof PositionMismatchError) {
-          // Either this process's own batch, applied just before a connection dropped and sent
-          // again by ioredis (go on quietly), or another producer writing the same run.
+        } else if (error instanceof StaleStateError) {
+          // The saved run is not this one at this batch's start: another run replaced it (stop),
+          // this process's own batch applied just before a connection dropped and sent again by
+          // ioredis (go on quietly), or another producer writing the same run (stand by).
           const progress = await this.repository.progress();
+          if (progress && progress.runId !== run.runId) {
+            throw new RunLostError(
+              `${PRODUCER_STATE_KEY} now holds run ${progress.runId}, not this producer run ${run.runId}: another producer started a new run, so this one stops.`,
+            );
+          }
           if (progress && !progress.mine) await this.waitForOther(progress.watermarkMs);
         } else {
           throw error;
@@ -120,19 +130,20 @@ export class ProducerRunner {
 
   /** Another process writes this run: say so once, wait until it has been quiet for 10 s. */
   private async waitForOther(watermark: string): Promise<void> {
+    this.writer.onRefused(watermark);
     this.logger.warn(
-      `Another producer is writing this run (${PRODUCER_STATE_KEY}); this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
+      `Another producer is writing this run (${PRODUCER_STATE_KEY}); this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
     );
-    const standby = new Standby(watermark);
-    for (let quiet = false; !quiet && !this.stopping.signal.aborted;) {
+    while (!this.stopping.signal.aborted) {
       this.heartbeat.beat(); // waiting on purpose, not stuck
       await this.pause(1_000);
       const progress = await this.repository.progress();
       if (!progress) return; // gone: reported by the caller
-      quiet = standby.isQuiet(progress.watermarkMs);
+      if (this.writer.poll(progress.watermarkMs) === 'take-over') break;
     }
+    if (this.stopping.signal.aborted) return;
     this.logger.warn(
-      `${PRODUCER_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; continuing the run.`,
+      `${PRODUCER_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; continuing the run.`,
     );
   }
 
@@ -183,7 +194,7 @@ export class ProducerRunner {
 
   private async startNewRun(): Promise<SavedRun> {
     const { config } = this;
-    const now = Date.now();
+    const now = this.clock.now();
     const startMs = config.start === 'now' ? Math.floor(now / 1000) * 1000 : config.start;
     const endMs = config.days === null ? null : startMs + config.days * DAY_MS;
     const seed = config.seed ?? randomInt(0, 2 ** 32);
@@ -245,7 +256,7 @@ export class ProducerRunner {
       run.endMs === null ? 0 : Math.ceil((run.endMs - run.startMs) / run.intervalMs) * run.devices;
     let written = Math.ceil((run.watermarkMs - run.startMs) / run.intervalMs) * run.devices;
     const writtenAtStart = written;
-    const began = Date.now();
+    const began = this.clock.now();
     // Planned (sent) position runs one batch ahead of the confirmed one: the next batch is built and
     // sent while Redis executes the current. The Lua guard keeps them in order; a failed batch
     // makes the one behind it fail too, without writing.
@@ -266,18 +277,18 @@ export class ProducerRunner {
       this.metrics.watermark.set(watermarkMs / 1000);
       this.reporter.update(
         written,
-        ((written - writtenAtStart) * 1000) / Math.max(1, Date.now() - began),
+        ((written - writtenAtStart) * 1000) / Math.max(1, this.clock.now() - began),
       );
     };
 
     try {
       while (!this.stopping.signal.aborted) {
-        const step = nextStep(run, plannedMs, Date.now(), MAX_BATCH_ENTRIES);
+        const step = nextStep(run, plannedMs, this.clock.now(), MAX_BATCH_ENTRIES);
         if (step.kind === 'done') break;
         if (step.kind === 'wait') {
           // Ahead of the clock with nothing refused: healthy. (A batch beats once applied.)
           if (plannedMs === confirmedMs) this.heartbeat.beat();
-          await this.pause(Math.min(step.untilRealMs - Date.now(), 1_000));
+          await this.pause(Math.min(step.untilRealMs - this.clock.now(), 1_000));
           continue;
         }
         const key = partitionKeyFor(step.firstMs);
@@ -315,6 +326,6 @@ export class ProducerRunner {
 
   private async pause(ms: number): Promise<void> {
     if (ms <= 0) return;
-    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    await this.clock.sleep(ms, this.stopping.signal);
   }
 }

@@ -46,7 +46,7 @@ describe('producer: state that vanishes or is replaced, a second instance, a ful
       expect(finished.stderr.trim()).toBe(
         'producer: producer_state disappeared from Redis while the producer ran; start the producer again to begin a new run.',
       );
-      expect(finished.stderr).not.toMatch(/STALE_RUN|reset or replaced/);
+      expect(finished.stderr).not.toMatch(/STALE_RUN|STALE_STATE|reset or replaced/);
       expect(await redis.exists('producer_state')).toBe(0);
     });
 
@@ -89,7 +89,7 @@ describe('producer: state that vanishes or is replaced, a second instance, a ful
       expect(
         log.split('\n').filter((l) => /Another producer is writing/.test(l)).length,
       ).toBeLessThanOrEqual(1);
-      expect(log).not.toMatch(/refused as already written|POSITION_MISMATCH/);
+      expect(log).not.toMatch(/refused as already written|POSITION_MISMATCH|STALE_STATE/);
       expect(await watermark(redis)).toBe(JAN_1_2025 + days * DAY_MS);
       const tally = await checkPartitions(redis, {
         startMs: JAN_1_2025,

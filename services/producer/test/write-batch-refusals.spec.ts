@@ -1,9 +1,8 @@
 import {
   ForeignEntryError,
   ForeignKeyError,
-  PositionMismatchError,
   RedisOutOfMemoryError,
-  StaleRunError,
+  StaleStateError,
   StateGoneError,
 } from '@temps/redis';
 import { ReadingGenerator } from '@temps/streams';
@@ -56,12 +55,12 @@ describe('producer repository: a refused batch rejects with its typed error and 
     expect(await redis.xlen(PARTITION)).toBe(3);
   });
 
-  it('a batch not at the saved position: PositionMismatchError', async () => {
+  it('a batch not at the saved position: StaleStateError from the guard', async () => {
     await repository.startRun([PARTITION], run);
     const refused = repository.writeBatch(run, batch(JAN_1_2025 + 5_000));
-    await expect(refused).rejects.toBeInstanceOf(PositionMismatchError);
+    await expect(refused).rejects.toBeInstanceOf(StaleStateError);
     await expect(refused).rejects.toMatchObject({
-      message: `POSITION_MISMATCH batch starts at ${JAN_1_2025 + 5_000}, saved position is ${JAN_1_2025}`,
+      message: `STALE_STATE producer_state moved on: expected run_id=run-1, watermark_ms=${JAN_1_2025 + 5_000}; found run_id=run-1, watermark_ms=${JAN_1_2025}`,
     });
     await untouched();
     expect(await redis.exists(PARTITION)).toBe(0);
@@ -76,12 +75,12 @@ describe('producer repository: a refused batch rejects with its typed error and 
     expect(await redis.exists(PARTITION)).toBe(0);
   });
 
-  it('another run saved: StaleRunError', async () => {
+  it('another run saved: StaleStateError from the guard', async () => {
     await repository.startRun([PARTITION], { ...run, runId: 'run-2' });
     const refused = repository.writeBatch(run, batch());
-    await expect(refused).rejects.toBeInstanceOf(StaleRunError);
+    await expect(refused).rejects.toBeInstanceOf(StaleStateError);
     await expect(refused).rejects.toMatchObject({
-      detail: 'producer_state now holds run run-2, not this producer run run-1',
+      detail: `producer_state moved on: expected run_id=run-1, watermark_ms=${JAN_1_2025}; found run_id=run-2, watermark_ms=${JAN_1_2025}`,
     });
     expect(await redis.exists(PARTITION)).toBe(0);
   });

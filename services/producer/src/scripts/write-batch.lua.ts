@@ -1,18 +1,36 @@
 import type { RedisKey, Result } from 'ioredis';
-import { LAST_GENERATED_ID_LUA, MS_OF_LUA, RefusalCode, type ScriptCommand } from '@temps/redis';
+import {
+  GUARD_POSITION_LUA,
+  LAST_GENERATED_ID_LUA,
+  MS_OF_LUA,
+  RefusalCode,
+  positionGuard,
+  type ScriptCommand,
+} from '@temps/redis';
+import { ProducerState } from '@temps/streams';
+
+const F = ProducerState.FIELDS;
+
+/** The batch starts where the saved run is: ARGV[1] run id, ARGV[2] first reading. */
+export const WRITE_BATCH_GUARD = positionGuard([F.runId, F.watermarkMs], {
+  key: 'KEYS[2]',
+  firstArg: 1,
+  writer: 'producer',
+});
 
 /**
  * Writes one batch of readings into one partition, pushes the partition's expiry and advances the
  * producer's position, all or nothing: every check happens before the first write, and a script
  * cannot be interrupted half-way. A batch whose first reading is not where the saved position says
- * (already written, or another run took over) is refused without writing anything.
+ * (already written, another process writing, or another run took over) is refused without writing
+ * anything, by the single-writer guard (GUARD_POSITION_LUA over run_id and watermark_ms).
  *
  * KEYS[1] partition stream        KEYS[2] producer state hash
  * ARGV[1] run id                  ARGV[2] first reading (Unix ms)     ARGV[3] interval (ms)
  * ARGV[4] devices (n)             ARGV[5] expire at (real Unix ms)    ARGV[6] new watermark (ms)
  * ARGV[7] generator state (JSON)  ARGV[8] this process's id (saved as written_by)
  * ARGV[9 .. 8+n] device names when n > 1, then the temperatures, tick by tick, device by device.
- * Returns the number of readings written. Refuses with STATE_GONE, STALE_RUN, POSITION_MISMATCH,
+ * Returns the number of readings written. Refuses with STATE_GONE, STALE_STATE (the guard),
  * FOREIGN_KEY or FOREIGN_ENTRY (RefusalCode).
  */
 export const WRITE_BATCH: ScriptCommand = {
@@ -21,19 +39,11 @@ export const WRITE_BATCH: ScriptCommand = {
   lua: `
 ${MS_OF_LUA}
 ${LAST_GENERATED_ID_LUA}
+${GUARD_POSITION_LUA}
 local partition, state = KEYS[1], KEYS[2]
 local first, interval, devices = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local saved = redis.call('HMGET', state, 'run_id', 'watermark_ms')
-if not saved[1] then
-  return redis.error_reply('${RefusalCode.StateGone} ' .. state .. ' disappeared from Redis while the producer ran')
-end
-if saved[1] ~= ARGV[1] then
-  return redis.error_reply('${RefusalCode.StaleRun} ' .. state .. ' now holds run ' .. saved[1] .. ', not this producer run ' .. ARGV[1])
-end
-if tonumber(saved[2]) ~= first then
-  return redis.error_reply('${RefusalCode.PositionMismatch} batch starts at ' .. ARGV[2] .. ', saved position is ' .. tostring(saved[2]))
-end
+${WRITE_BATCH_GUARD.call}
 
 -- The partition must be a stream whose IDs end before this batch. Checked before the first XADD,
 -- since a failing XADD would stop the script with part of the batch written.
@@ -70,7 +80,7 @@ local now = redis.call('TIME')
 local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local expireAt = math.max(tonumber(ARGV[5]), nowMs + 1000)
 redis.call('PEXPIREAT', partition, string.format('%d', expireAt))
-redis.call('HSET', state, 'watermark_ms', ARGV[6], 'generator', ARGV[7], 'written_by', ARGV[8])
+redis.call('HSET', state, '${F.watermarkMs}', ARGV[6], '${F.generator}', ARGV[7], '${F.writtenBy}', ARGV[8])
 return count
 `,
 };
