@@ -4,3 +4,6 @@ export * from './exit-request';
 export * from './run-service';
 export * from './stream-consumer';
 export * from './standby';
+export * from './free-port';
+export * from './redis-server';
+export * from './workspace';
