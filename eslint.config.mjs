@@ -9,8 +9,9 @@ const TEST_FILES = ['**/*.spec.ts', '**/test/**/*.ts', '**/bench/**/*.ts'];
 /**
  * The layers, by the tags in each project.json: the pure core and the small utilities (type:util:
  * timeouts, throttled logging, stop requests) import no workspace project, infrastructure
- * libraries build on them and on each other, services on all three; the test kit
- * (type:testing) is for test files and the e2e and chaos suites only. `testing` adds it for
+ * libraries build on them and on each other, services and the user's launchers in tools/
+ * (type:launcher) on all three; the test kit (type:testing) is for test files and the e2e and
+ * chaos suites only: `npm start` must not need it. `testing` adds it for
  * TEST_FILES. The kit imports the libraries it tests, so a library's spec that uses it closes a
  * cycle through it; only those cycles are allowed (the build leaves the kit out, see tools/build.mjs).
  */
@@ -45,6 +46,12 @@ const boundaries = ({ testing }) => [
           ...(testing ? ['type:testing'] : []),
         ],
       },
+      // Never the test kit, not even from a spec: what the launchers share with tests lives in
+      // @temps/runtime (a private redis-server, a free port, the workspace's folders).
+      {
+        sourceTag: 'type:launcher',
+        onlyDependOnLibsWithTags: ['type:core', 'type:util', 'type:infra'],
+      },
       {
         sourceTag: 'type:testing',
         onlyDependOnLibsWithTags: ['type:core', 'type:util', 'type:infra'],
@@ -74,6 +81,24 @@ export default tseslint.config(
   { plugins: { '@nx': nx } },
   { rules: { '@nx/enforce-module-boundaries': boundaries({ testing: false }) } },
   { files: TEST_FILES, rules: { '@nx/enforce-module-boundaries': boundaries({ testing: true }) } },
+  // The same for the launchers without the project graph (which the boundary rule needs to run).
+  {
+    files: ['tools/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@temps/testing',
+              message:
+                'The launchers run for users: take it from @temps/runtime, or move it there.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.cjs', '**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // Benchmarks report to the console.
   { files: ['**/bench/**/*.ts'], rules: { 'no-console': 'off' } },

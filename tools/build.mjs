@@ -13,8 +13,9 @@
  *
  * Projects tagged type:testing are built only with a `--with` folder: the module boundary rule
  * (eslint.config.mjs) lets nothing but specs, test/ and bench/ files import them, so the graph's
- * edges to them from anywhere else come from specs. A type:e2e project (the launchers in tools/)
- * may import them from any file, so its build always includes them.
+ * edges to them from anywhere else come from specs. A type:e2e project may import them from any
+ * file, so its build would always include them; the launchers in tools/ are type:launcher, which
+ * may not import them at all, so a build of tools that needed the kit fails below.
  */
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';

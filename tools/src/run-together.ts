@@ -2,7 +2,7 @@
 // with a short name. SIGINT/SIGTERM stop them all; if one fails, the others are stopped too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { serviceEntry } from '@temps/testing';
+import { serviceEntry } from '@temps/runtime';
 
 export interface ProcessSpec {
   /** The prefix of its output lines. */

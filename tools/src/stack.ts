@@ -11,10 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { redactRedisUrl } from '@temps/redis';
 import {
   RedisServerMissingError,
-  startPrivateRedis,
+  startRedisServer,
   workspaceRoot,
-  type PrivateRedis,
-} from '@temps/testing';
+  type RedisServer,
+} from '@temps/runtime';
 import { redactWarehouseUrl } from '@temps/warehouse';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
@@ -74,9 +74,9 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** A private redis-server with the compose file's options in a scratch folder; null if there is none. */
-async function ownRedis(): Promise<PrivateRedis | null> {
+async function ownRedis(): Promise<RedisServer | null> {
   try {
-    return await startPrivateRedis({ args: redisOptions });
+    return await startRedisServer({ args: redisOptions });
   } catch (error) {
     if (error instanceof RedisServerMissingError) return null;
     throw error;

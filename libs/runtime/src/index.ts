@@ -5,3 +5,6 @@ export * from './run-service';
 export * from './stream-consumer';
 export * from './single-writer';
 export * from './standby';
+export * from './free-port';
+export * from './redis-server';
+export * from './workspace';

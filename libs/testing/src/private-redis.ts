@@ -1,17 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
-import { freePort } from './free-port';
-import { workspaceRoot } from './service-process';
+import { startRedisServer, workspaceRoot, type RedisServerOptions } from '@temps/runtime';
 
-export interface PrivateRedisOptions {
-  /** Extra redis-server arguments, e.g. ['--requirepass', 'secret']. */
-  args?: string[];
-  password?: string;
-}
+// The launcher (`npm start`) starts its Redis the same way; the kit only adds clients and containers.
+export { RedisServerMissingError } from '@temps/runtime';
+
+/** Extra redis-server arguments (e.g. ['--requirepass', 'secret']) and a password. */
+export type PrivateRedisOptions = RedisServerOptions;
 
 /** A Redis server that belongs to one test suite: never the shared one on 6379. */
 export interface PrivateRedis {
@@ -20,11 +17,6 @@ export interface PrivateRedis {
   /** A new client for the test's own inspection; closed by `stop()`. */
   client(): Redis;
   stop(): Promise<void>;
-}
-
-/** There is no `redis-server` to start (not on PATH): installing it is the fix, not retrying. */
-export class RedisServerMissingError extends Error {
-  override name = 'RedisServerMissingError';
 }
 
 /** How tests get their Redis: `binary` (default) or `container`, from TEMPS_TEST_REDIS. */
@@ -56,59 +48,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   return testRedisKind() === 'container' ? startContainer(options) : startProcess(options);
 }
 
-async function startProcess(options: PrivateRedisOptions, attempts = 3): Promise<PrivateRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'temps-redis-'));
-  const auth = options.password ? ['--requirepass', options.password] : [];
-  const server: ChildProcess = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...auth,
-      ...(options.args ?? []),
-    ],
-    { stdio: ['ignore', 'ignore', 'ignore'] },
-  );
-  const stop = async () => {
-    // A server that never started (no redis-server) has no process to wait for.
-    if (server.pid !== undefined && server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((resolve) => server.once('exit', resolve));
-      server.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const failed = new Promise<never>((_, reject) => {
-    server.once('error', (error) =>
-      reject(
-        new RedisServerMissingError(
-          `Cannot start redis-server (install Debian's redis-server): ${error.message}`,
-        ),
-      ),
-    );
-    server.once('exit', () => reject(new Error(`redis-server exited (port ${port} taken?)`)));
-  });
-  const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;
-  try {
-    // The port was free a moment ago; make sure the server answering on it is this one.
-    await Promise.race([waitUntilReady(url, server.pid), failed]);
-  } catch (error) {
-    await stop();
-    if (attempts > 1 && !(error instanceof RedisServerMissingError))
-      return startProcess(options, attempts - 1);
-    throw error;
-  }
-  failed.catch(() => undefined);
-  return handle(url, port, stop);
+async function startProcess(options: PrivateRedisOptions): Promise<PrivateRedis> {
+  const server = await startRedisServer(options);
+  return handle(server.url, server.port, () => server.stop());
 }
 
 async function startContainer(options: PrivateRedisOptions): Promise<PrivateRedis> {
@@ -146,24 +88,4 @@ function handle(url: string, port: number, stopServer: () => Promise<void>): Pri
       await stopServer();
     },
   };
-}
-
-async function waitUntilReady(url: string, pid?: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      const info = await probe.info('server');
-      const serving = Number(/process_id:(\d+)/.exec(info)?.[1]);
-      if (pid !== undefined && serving !== pid) throw new Error(`port taken by process ${serving}`);
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
 }

@@ -1,19 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { serviceEntry } from '@temps/runtime';
 
-/** The built entry point of a service (tests depend on the service's `build` target). */
-export function serviceEntry(service: string): string {
-  return join(workspaceRoot(), 'dist', service, 'services', service, 'src', 'main.js');
-}
-
-/** The folder holding nx.json, found from wherever this file was compiled to. */
-export function workspaceRoot(from = __dirname): string {
-  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-  }
-  throw new Error(`No nx.json above ${from}`);
-}
+// The launcher runs the built services too, so these live with the runtime.
+export { serviceEntry, workspaceRoot } from '@temps/runtime';
 
 export interface Finished {
   code: number | null;

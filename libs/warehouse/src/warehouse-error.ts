@@ -1,6 +1,16 @@
-/** Why a warehouse step failed; the sink's metrics and health report it by this name. */
-export type WarehouseFailure =
-  'unreachable' | 'authentication' | 'database' | 'schema' | 'conflict' | 'other';
+/**
+ * Why a warehouse step failed; the sink's metrics (`temps_warehouse_write_errors_total{reason}`,
+ * each reason a series at 0 from the start) and health report it by this name.
+ */
+export const WAREHOUSE_FAILURES = [
+  'unreachable',
+  'authentication',
+  'database',
+  'schema',
+  'conflict',
+  'other',
+] as const;
+export type WarehouseFailure = (typeof WAREHOUSE_FAILURES)[number];
 
 /** A warehouse step that failed, with one line for the log that names the cause (never a password). */
 export class WarehouseError extends Error {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { WAREHOUSE_FAILURES } from '@temps/warehouse';
 
 @Injectable()
 export class AveragesMetrics {
@@ -7,6 +8,7 @@ export class AveragesMetrics {
   readonly missed: Counter;
   readonly malformed: Counter;
   readonly warehouseRows: Counter;
+  /** Label `reason`: one of WAREHOUSE_FAILURES. */
   readonly warehouseErrors: Counter<'reason'>;
   readonly warehouseMissed: Counter;
   readonly warehouseLag: Gauge;
@@ -38,7 +40,7 @@ export class AveragesMetrics {
     });
     this.warehouseErrors = new Counter({
       name: 'temps_warehouse_write_errors_total',
-      help: 'Failed warehouse steps, by reason: unreachable, authentication, database, schema, conflict, other.',
+      help: `Failed warehouse steps, by reason: ${WAREHOUSE_FAILURES.join(', ')}.`,
       labelNames: ['reason'],
       registers,
     });
@@ -62,5 +64,7 @@ export class AveragesMetrics {
       help: '1 if the last warehouse step succeeded, 0 if it failed.',
       registers,
     });
+    // Every known reason is a series from the start, so a panel reads 0 rather than "No data".
+    for (const reason of WAREHOUSE_FAILURES) this.warehouseErrors.inc({ reason }, 0);
   }
 }
