@@ -2,7 +2,7 @@ import { withTimeout } from '@temps/common';
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { scanPartitions, singleFlight } from '@temps/redis';
-import { AVERAGES_STREAM, AggregatorState, headroomMs } from '@temps/streams';
+import { AVERAGES_STREAM, AggregatorStateHash, headroomMs } from '@temps/streams';
 
 export interface StreamStats {
   stream: string;
@@ -29,7 +29,7 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   const pipeline = redis.pipeline();
   for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);
   // The aggregator's partition, read through the module that owns its state's field names.
-  pipeline.info('memory').hget(AggregatorState.KEY, AggregatorState.FIELDS.currentStreamKey);
+  pipeline.info('memory').hget(AggregatorStateHash.KEY, AggregatorStateHash.FIELDS.streamKey);
   const replies = (await pipeline.exec()) ?? [];
   const value = (i: number) => (replies[i]?.[0] ? null : replies[i]?.[1]);
 

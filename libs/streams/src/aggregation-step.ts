@@ -1,7 +1,13 @@
 import { advanceWhenDrained, type SkipReason } from './partition-cursor';
 import { partitionDayStart } from './partition-key';
 import type { PartitionFold } from './partition-fold';
-import { EMPTY_WINDOW, closeThrough, publishedUntil, type HourlyAverage, type WindowState } from './hourly-window';
+import {
+  EMPTY_WINDOW,
+  closeThrough,
+  publishedUntil,
+  type HourlyAverage,
+  type WindowState,
+} from './hourly-window';
 import type { ReadingRejectReason } from './reasons';
 import { DAY_MS, HOUR_MS } from './time';
 

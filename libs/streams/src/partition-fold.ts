@@ -1,5 +1,10 @@
 import { compareEntryIds, entryIdMs } from './entry-id';
-import { foldEntries, type HourlyAverage, type WindowEntry, type WindowState } from './hourly-window';
+import {
+  foldEntries,
+  type HourlyAverage,
+  type WindowEntry,
+  type WindowState,
+} from './hourly-window';
 import { decodeTemp, type Field } from './reading';
 import type { ReadingRejectReason } from './reasons';
 
@@ -69,7 +74,8 @@ export function foldPartition(
     if (input.watermarkMs !== null && ms >= input.watermarkMs) {
       const ids = batch.slice(i).map(([earlyId]) => earlyId);
       const uncounted = ids.filter(
-        (earlyId) => input.earlyThrough === null || compareEntryIds(earlyId, input.earlyThrough) > 0,
+        (earlyId) =>
+          input.earlyThrough === null || compareEntryIds(earlyId, input.earlyThrough) > 0,
       ).length;
       const newest = ids[ids.length - 1];
       const through =

@@ -3,21 +3,20 @@ import { CorruptStateError } from '@temps/redis';
 import { hourTotals } from '@temps/testing';
 import {
   AGGREGATOR_STATE_KEY,
+  AggregatorStateHash,
   DAY_MS,
   EMPTY_WINDOW,
   HOUR_MS,
-  foldEntries,
-  partitionKeyFor,
-  type WindowState,
-} from '@temps/streams';
-import {
   LEFT_PARTITIONS_KEPT,
+  foldEntries,
   initialState,
   leaveMark,
-  parseState,
-  serializeState,
+  partitionKeyFor,
   type AggregatorState,
-} from './aggregator-state';
+  type WindowState,
+} from '@temps/streams';
+
+const { parse: parseState, serialize: serializeState } = AggregatorStateHash;
 
 const H2025 = Date.UTC(2025, 0, 1);
 

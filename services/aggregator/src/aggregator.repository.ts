@@ -12,24 +12,25 @@ import {
   AGGREGATOR_STATE_KEY,
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
+  AggregatorStateHash,
   EMPTY_WINDOW,
+  ProducerStateHash,
   PRODUCER_STATE_KEY,
   averageEntryId,
   averageFields,
   partitionDayStart,
+  type AggregatorState,
   type HourlyAverage,
   type PartitionFold,
   type ReadingRejectReason,
   type WindowState,
 } from '@temps/streams';
-import {
-  AGGREGATOR_FIELDS,
-  parseState,
-  serializeState,
-  type AggregatorState,
-} from './aggregator-state';
 import { COMMIT_AGGREGATION } from './scripts/commit-aggregation.lua';
 import { FOLD_PARTITION } from './scripts/fold-partition.lua';
+
+const AGGREGATOR_FIELDS = AggregatorStateHash.FIELDS;
+const { parse: parseState, serialize: serializeState } = AggregatorStateHash;
+const { parseWatermark } = ProducerStateHash;
 
 /**
  * Entries per fold call: about 5 ms of server time each (measured: 2,000 → 2.1 ms, 5,000 → 4.8 ms,
@@ -214,7 +215,7 @@ export class AggregatorRepository {
   }> {
     const replies = (await this.redis
       .multi()
-      .hget(PRODUCER_STATE_KEY, 'watermark_ms')
+      .hget(PRODUCER_STATE_KEY, ProducerStateHash.FIELDS.watermarkMs)
       .type(key)
       .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
       .hmget(
@@ -238,7 +239,9 @@ export class AggregatorRepository {
 
   /** The producer's watermark (Unix ms: every reading before it is written), or null without one. */
   async watermark(): Promise<number | null> {
-    return parseWatermark(await this.redis.hget(PRODUCER_STATE_KEY, 'watermark_ms'));
+    return parseWatermark(
+      await this.redis.hget(PRODUCER_STATE_KEY, ProducerStateHash.FIELDS.watermarkMs),
+    );
   }
 
   /** Each stream's newest entry ID (null for an empty or missing one), in one round trip. */
@@ -278,11 +281,6 @@ export class AggregatorRepository {
     const lengths = (await pipeline.exec()) ?? [];
     return streams.filter((_, i) => !lengths[i][0] && Number(lengths[i][1]) > 0);
   }
-}
-
-function parseWatermark(raw: string | null | undefined): number | null {
-  const value = Number(raw);
-  return raw === null || raw === undefined || raw === '' || !Number.isFinite(value) ? null : value;
 }
 
 type FoldReply = [

@@ -6,6 +6,9 @@ import {
   AGGREGATOR_STATE_KEY,
   EMPTY_WINDOW,
   afterFold,
+  initialState,
+  leaveMark,
+  type AggregatorState,
   compareEntryIds,
   lagSeconds,
   nextPartitionKey,
@@ -20,7 +23,6 @@ import { AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
 import { AggregatorRepository, FOLD_BOUND } from './aggregator.repository';
-import { initialState, leaveMark, type AggregatorState } from './aggregator-state';
 
 const REJECTION_LOG_EVERY_MS = 10_000;
 

@@ -2,7 +2,7 @@ import { ForeignEntryError, StaleStateError } from '@temps/redis';
 import { HOUR_MS, type HourlyAverage } from '@temps/streams';
 import { usePrivateRedis } from '@temps/testing';
 import type { Redis } from 'ioredis';
-import { initialState, type AggregatorState } from '../src/aggregator-state';
+import { initialState, type AggregatorState } from '@temps/streams';
 import { AggregatorRepository } from '../src/aggregator.repository';
 
 const JAN_1_2025 = Date.UTC(2025, 0, 1);

@@ -8,15 +8,15 @@ import {
   streamInfo,
   withTypedErrors,
 } from '@temps/redis';
-import { AVERAGES_STREAM, AveragesReaderState, compareEntryIds } from '@temps/streams';
+import { AVERAGES_STREAM, AveragesReaderStateHash, compareEntryIds } from '@temps/streams';
 import { SAVE_POSITION, SAVE_POSITION_GUARD } from './scripts/save-position.lua';
 
-const { KEY, FIELDS } = AveragesReaderState;
+const { KEY, FIELDS } = AveragesReaderStateHash;
 
-/** Where the reader is (AveragesReaderState owns the hash). */
-export type ReaderState = AveragesReaderState.Position;
+/** Where the reader is (AveragesReaderStateHash owns the hash). */
+export type ReaderState = AveragesReaderStateHash.Position;
 /** …and who saved it. */
-export type SavedReaderState = AveragesReaderState.Saved;
+export type SavedReaderState = AveragesReaderStateHash.Saved;
 
 /** The averages reader's own state; it writes nothing else. */
 @Injectable()
@@ -32,7 +32,7 @@ export class AveragesRepository {
   async load(): Promise<SavedReaderState | null> {
     const hash = await this.redis.hgetall(KEY);
     if (Object.keys(hash).length === 0) return null;
-    return AveragesReaderState.parse(hash);
+    return AveragesReaderStateHash.parse(hash);
   }
 
   /** The highest ID temps:averages has handed out (null while the stream does not exist). */
@@ -79,7 +79,7 @@ export class AveragesRepository {
   async initialize(state: ReaderState): Promise<SavedReaderState> {
     await this.redis.hsetIfAbsent(
       KEY,
-      ...Object.entries(AveragesReaderState.serialize(state)).flat(),
+      ...Object.entries(AveragesReaderStateHash.serialize(state)).flat(),
       FIELDS.writtenBy,
       this.instanceId,
     );

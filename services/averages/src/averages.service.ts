@@ -10,7 +10,7 @@ import { ConsoleOutput, SingleWriter } from '@temps/runtime';
 import {
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
-  AveragesReaderState,
+  AveragesReaderStateHash,
   compareEntryIds,
   decodeAverage,
   describeAverage,
@@ -20,7 +20,7 @@ import type { AveragesConfig } from './averages-config';
 import { AveragesMetrics } from './averages.metrics';
 import { AveragesRepository, type ReaderState, type SavedReaderState } from './averages.repository';
 
-const START: ReaderState = { lastId: AveragesReaderState.START, lastSeq: 0 };
+const START: ReaderState = { lastId: AveragesReaderStateHash.START, lastSeq: 0 };
 
 const RECENT_IDS = 1_000;
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { defineScripts, keyTypes, scanPartitions, withTypedErrors } from '@temps/redis';
-import { ProducerState, deviceName, partitionDayStart, type GeneratorState } from '@temps/streams';
+import { ProducerStateHash, deviceName, partitionDayStart, type GeneratorState } from '@temps/streams';
 import type { RunParams } from './run-plan';
 import { WRITE_BATCH, WRITE_BATCH_GUARD } from './scripts/write-batch.lua';
 
-const { KEY, FIELDS } = ProducerState;
+const { KEY, FIELDS } = ProducerStateHash;
 
-/** A run as saved in Redis: its parameters plus how far it got (ProducerState owns the hash). */
-export type SavedRun = ProducerState.Run;
+/** A run as saved in Redis: its parameters plus how far it got (ProducerStateHash owns the hash). */
+export type SavedRun = ProducerStateHash.Run;
 
 /** The saved run's progress (null: no run). */
 export interface Progress {
@@ -60,7 +60,7 @@ export class ProducerRepository {
   async loadRun(): Promise<SavedRun | null> {
     const hash = await this.redis.hgetall(KEY);
     if (Object.keys(hash).length === 0) return null;
-    return ProducerState.parse(hash);
+    return ProducerStateHash.parse(hash);
   }
 
   /** Existing partitions for days at or after `fromMs`, oldest first. */
@@ -81,7 +81,7 @@ export class ProducerRepository {
     const tx = this.redis.multi();
     if (partitions.length > 0) tx.del(...partitions);
     tx.del(KEY);
-    tx.hset(KEY, { ...ProducerState.serialize(run), [FIELDS.writtenBy]: this.instanceId });
+    tx.hset(KEY, { ...ProducerStateHash.serialize(run), [FIELDS.writtenBy]: this.instanceId });
     await tx.exec();
   }
 

@@ -1,6 +1,8 @@
 import type { RedisKey, Result } from 'ioredis';
 import { LAST_GENERATED_ID_LUA, MS_OF_LUA, RefusalCode, type ScriptCommand } from '@temps/redis';
-import { AGGREGATOR_FIELDS as F } from '../aggregator-state';
+import { AggregatorStateHash, ProducerStateHash } from '@temps/streams';
+
+const F = AggregatorStateHash.FIELDS;
 
 /**
  * Commits one step of the aggregator atomically: the hourly averages it closed and its new cursor
@@ -117,7 +119,7 @@ redis.call('HSET', state, unpack(fields))
 for k = 1, #fields, 2 do
   if fields[k + 1] == '' then redis.call('HDEL', state, fields[k]) end
 end
-local watermark = redis.call('HGET', producer, 'watermark_ms')
+local watermark = redis.call('HGET', producer, '${ProducerStateHash.FIELDS.watermarkMs}')
 return { added, watermark }
 `,
 };

@@ -1,9 +1,6 @@
 import type { RedisKey, Result } from 'ioredis';
 import type { ScriptCommand } from '@temps/redis';
-import { PLAUSIBLE_TEMP_F } from '@temps/streams';
-
-/** The producer's field holding its watermark (Unix ms). */
-const PRODUCER_WATERMARK_FIELD = 'watermark_ms';
+import { PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
 
 /**
  * Folds the entries of one partition after a cursor, up to a bound, inside Redis and returns only
@@ -36,7 +33,7 @@ local dayStart = tonumber(ARGV[3])
 local dayEnd = dayStart + 86400000
 local published = tonumber(ARGV[4])
 -- The watermark in the same atomic step as the read: every reading before it is there to fold.
-local watermarkText = redis.call('HGET', KEYS[2], '${PRODUCER_WATERMARK_FIELD}')
+local watermarkText = redis.call('HGET', KEYS[2], '${ProducerStateHash.FIELDS.watermarkMs}')
 local watermark = tonumber(watermarkText) or math.huge
 local earlyThrough = ARGV[5]
 local hour, total, n, min, max =

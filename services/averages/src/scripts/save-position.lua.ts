@@ -1,8 +1,8 @@
 import type { RedisKey, Result } from 'ioredis';
 import { GUARD_POSITION_LUA, positionGuard, type ScriptCommand } from '@temps/redis';
-import { AveragesReaderState } from '@temps/streams';
+import { AveragesReaderStateHash } from '@temps/streams';
 
-const F = AveragesReaderState.FIELDS;
+const F = AveragesReaderStateHash.FIELDS;
 
 /** The saved position is still the one the reader read from: ARGV[1] expected last_message_id. */
 export const SAVE_POSITION_GUARD = positionGuard([F.lastMessageId], {

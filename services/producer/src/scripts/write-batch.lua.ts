@@ -7,9 +7,9 @@ import {
   positionGuard,
   type ScriptCommand,
 } from '@temps/redis';
-import { ProducerState } from '@temps/streams';
+import { ProducerStateHash } from '@temps/streams';
 
-const F = ProducerState.FIELDS;
+const F = ProducerStateHash.FIELDS;
 
 /** The batch starts where the saved run is: ARGV[1] run id, ARGV[2] first reading. */
 export const WRITE_BATCH_GUARD = positionGuard([F.runId, F.watermarkMs], {
