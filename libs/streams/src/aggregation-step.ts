@@ -88,19 +88,23 @@ export interface FoldStep extends StepCommit {
 /**
  * After a fold of the current partition (FOLDING, CAUGHT_UP or HOLDING). `watermarkMs` is the one
  * the fold ran with (read in the same atomic step, so every reading before it was there to fold).
+ * A `fresh` fold began at an hour with an empty window (a range folded ahead): the open hour is
+ * joined to it — closed by its first entry of a later hour, or kept when it had none.
  */
 export function afterFold(
   state: AggregatorState,
   fold: PartitionFold,
   watermarkMs: number | null,
+  fresh = false,
 ): FoldStep {
+  const joined = fresh ? joinOpenHour(state.window, fold) : fold;
   const outcome: FoldOutcome = fold.early ? 'holding' : fold.more ? 'folding' : 'caught_up';
   // Caught up (or held) with the watermark past the open hour: no reading of it can still come.
   const closing =
     outcome !== 'folding' && watermarkMs !== null
-      ? closeThrough(fold.window, watermarkMs)
-      : { state: fold.window, closed: [] };
-  const closed = [...fold.closed, ...closing.closed];
+      ? closeThrough(joined.window, watermarkMs)
+      : { state: joined.window, closed: [] };
+  const closed = [...joined.closed, ...closing.closed];
   const early =
     fold.early && fold.early.uncounted > 0
       ? { firstId: fold.early.firstId, count: fold.early.uncounted }
@@ -121,6 +125,16 @@ export function afterFold(
     rejected: fold.rejected,
     early,
   };
+}
+
+/** A fresh fold's hours after the open hour: that hour closes once the fold opened a later one. */
+function joinOpenHour(
+  open: WindowState,
+  fold: PartitionFold,
+): { window: WindowState; closed: HourlyAverage[] } {
+  if (fold.openedMs === null) return { window: open, closed: fold.closed };
+  const closes = open.count > 0 && fold.openedMs > open.hourStartMs;
+  return { window: fold.window, closed: closes ? [open, ...fold.closed] : fold.closed };
 }
 
 /** What the service sees of Redis when the current partition is drained. */

@@ -7,6 +7,52 @@ import {
 } from './hourly-window';
 import { decodeTemp, type Field } from './reading';
 import type { ReadingRejectReason } from './reasons';
+import { DAY_MS, HOUR_MS, startOfHour } from './time';
+
+/**
+ * A stretch of a partition to fold: after the cursor (continuing the open hour) or from the start
+ * of an hour (with an empty window: `fresh`), up to the end of an hour. Ranges that start at an
+ * hour do not depend on what came before them, so several can be folded at once and joined in
+ * order (`afterFold` with `fresh`), with sums identical to one fold from the start.
+ */
+export interface FoldRange {
+  start: { afterId: string } | { hourMs: number };
+  /** Unix ms, exclusive; null: to the partition's end (the day's last hour, and whatever follows). */
+  untilMs: number | null;
+}
+
+/** The range from a cursor to the end of its hour (`afterId` '0': the partition's start). */
+export function rangeAfter(afterId: string, positionMs: number, dayStartMs: number): FoldRange {
+  return { start: { afterId }, untilMs: hourEnd(startOfHour(positionMs) + HOUR_MS, dayStartMs) };
+}
+
+/** The next hour's range after `range` (null after the last one). */
+export function rangeAfterRange(range: FoldRange, dayStartMs: number): FoldRange | null {
+  if (range.untilMs === null) return null;
+  return {
+    start: { hourMs: range.untilMs },
+    untilMs: hourEnd(range.untilMs + HOUR_MS, dayStartMs),
+  };
+}
+
+/** A range whose bound was reached: the rest of it, after the last entry folded. */
+export function rangeRest(range: FoldRange, lastId: string): FoldRange {
+  return { start: { afterId: lastId }, untilMs: range.untilMs };
+}
+
+/** An hour's end as a range end: the day's last hour has none (entries past the day are read too). */
+function hourEnd(endMs: number, dayStartMs: number): number | null {
+  return endMs >= dayStartMs + DAY_MS ? null : endMs;
+}
+
+/** Whether an entry ID falls in a range (after its cursor or from its hour, before its end). */
+export function inRange(id: string, range: FoldRange): boolean {
+  const ms = entryIdMs(id);
+  if (range.untilMs !== null && ms >= range.untilMs) return false;
+  return 'afterId' in range.start
+    ? range.start.afterId === '0' || compareEntryIds(id, range.start.afterId) > 0
+    : ms >= range.start.hourMs;
+}
 
 /**
  * What one fold of a partition starts from: where the cursor stands and what the step machine
@@ -35,8 +81,15 @@ export interface PartitionFold {
   consumed: number;
   /** Readings that entered an hour. */
   accepted: number;
-  /** Whether the bound was reached with no early entry: more may be waiting right now. */
+  /**
+   * No early entry, and the bound was reached or the partition holds entries past the range: more
+   * may be waiting right now.
+   */
   more: boolean;
+  /** Whether the range was read to its end (the bound was not reached, no early entry). */
+  exhausted: boolean;
+  /** The first hour an entry of this fold opened or proved (Unix ms; null: none). */
+  openedMs: number | null;
   /** Hours the fold closed (an entry of a later hour arrived), oldest first. */
   closed: HourlyAverage[];
   /** The open hour after the fold. */
@@ -48,26 +101,28 @@ export interface PartitionFold {
 }
 
 /**
- * The reference fold: entries (in ID order, as XRANGE returns them after the cursor) folded into
- * the hourly window. An entry at or past the watermark stops the fold (it and all after it are
- * early); an ID outside the day is `wrong_partition` and one before `publishedUntilMs` is `late` —
- * neither closes an hour; an entry with unusable fields is rejected by reason but still closes the
- * hour before its own.
+ * The reference fold: the partition's entries (all of them, in ID order) in `range`, up to `bound`,
+ * folded into the hourly window. An entry at or past the watermark stops the fold (it and all after
+ * it are early); an ID outside the day is `wrong_partition` and one before `publishedUntilMs` is
+ * `late` — neither closes an hour; an entry with unusable fields is rejected by reason but still
+ * closes the hour before its own.
  */
 export function foldPartition(
   input: FoldInput,
-  entries: readonly (readonly [string, readonly Field[]])[],
+  partition: readonly (readonly [string, readonly Field[]])[],
+  range: FoldRange,
   bound: number,
 ): PartitionFold {
-  const dayEndMs = input.dayStartMs + 86_400_000;
+  const dayEndMs = input.dayStartMs + DAY_MS;
   const usable: WindowEntry[] = [];
   const rejected: Partial<Record<ReadingRejectReason, number>> = {};
   const reject = (reason: ReadingRejectReason) => (rejected[reason] = (rejected[reason] ?? 0) + 1);
   let lastId: string | null = null;
   let consumed = 0;
   let accepted = 0;
+  let openedMs: number | null = null;
   let early: PartitionFold['early'] = null;
-  const batch = entries.slice(0, bound);
+  const batch = partition.filter(([id]) => inRange(id, range)).slice(0, bound);
   for (let i = 0; i < batch.length; i++) {
     const [id, fields] = batch[i];
     const ms = entryIdMs(id);
@@ -90,6 +145,7 @@ export function foldPartition(
     if (ms < input.dayStartMs || ms >= dayEndMs) reject('wrong_partition');
     else if (ms < input.publishedUntilMs) reject('late');
     else {
+      openedMs ??= startOfHour(ms);
       const temp = decodeTemp(fields);
       if (typeof temp === 'number') {
         usable.push({ ms, temp });
@@ -101,11 +157,16 @@ export function foldPartition(
     }
   }
   const { state: window, closed } = foldEntries(input.window, usable);
+  const exhausted = early === null && batch.length < bound;
+  const beyond =
+    range.untilMs !== null && partition.some(([id]) => entryIdMs(id) >= range.untilMs!);
   return {
     lastId,
     consumed,
     accepted,
-    more: early === null && batch.length >= bound && entries.length >= bound,
+    more: early === null && (!exhausted || beyond),
+    exhausted,
+    openedMs,
     closed,
     window,
     rejected,

@@ -20,6 +20,7 @@ import {
   averageFields,
   partitionDayStart,
   type AggregatorState,
+  type FoldRange,
   type HourlyAverage,
   type PartitionFold,
   type ReadingRejectReason,
@@ -120,36 +121,11 @@ export class AggregatorRepository {
   }
 
   /**
-   * Folds the entries of the current partition after the cursor, up to FOLD_BOUND, inside Redis
-   * (FOLD_PARTITION), with the producer's watermark read in the same step.
+   * Folds `range` of the state's partition inside Redis (FOLD_PARTITION), continuing the state's
+   * open hour, with the producer's watermark read in the same step.
    */
-  async fold(state: AggregatorState): Promise<FoldRead> {
-    return parseFold(await this.redis.foldPartition(...this.foldArgs(state)));
-  }
-
-  /**
-   * Commits a step and folds on from its new state in one round trip (the commit runs first, on the
-   * same connection). Rejects like `commit`; the fold is then not used.
-   */
-  async commitAndFold(
-    from: AggregatorState,
-    to: AggregatorState,
-    closed: readonly HourlyAverage[],
-  ): Promise<{ added: number; watermarkMs: number | null; next: FoldRead }> {
-    const replies = (await this.redis
-      .pipeline()
-      .commitAggregation(...this.commitArgs(from, to, closed))
-      .foldPartition(...this.foldArgs(to))
-      .exec())!;
-    const [[commitError, committed], [foldError, folded]] = replies;
-    if (commitError) await withTypedErrors(Promise.reject(commitError));
-    if (foldError) throw foldError;
-    const [added, watermark] = committed as [number, string | null];
-    return {
-      added,
-      watermarkMs: parseWatermark(watermark),
-      next: parseFold(folded as FoldReply),
-    };
+  async fold(state: AggregatorState, range: FoldRange): Promise<FoldRead> {
+    return parseFold(await this.redis.foldPartition(...this.foldArgs(state, range)));
   }
 
   private commitArgs(
@@ -184,12 +160,16 @@ export class AggregatorRepository {
     ];
   }
 
-  private foldArgs(state: AggregatorState): [string, string, ...(string | number)[]] {
+  private foldArgs(
+    state: AggregatorState,
+    range: FoldRange,
+  ): [string, string, ...(string | number)[]] {
     const { window } = state;
+    const { start } = range;
     return [
       state.streamKey,
       PRODUCER_STATE_KEY,
-      state.lastId,
+      'hourMs' in start ? `${start.hourMs}-0` : start.afterId === '0' ? '-' : `(${start.afterId}`,
       FOLD_BOUND,
       partitionDayStart(state.streamKey)!,
       state.publishedUntilMs,
@@ -199,6 +179,7 @@ export class AggregatorRepository {
       window.count,
       String(window.min),
       String(window.max),
+      range.untilMs ?? '',
     ];
   }
 
@@ -293,6 +274,8 @@ type FoldReply = [
   (string | number)[],
   (string | number)[],
   string | null,
+  string | null,
+  number,
 ];
 
 /** Every float crosses as `%.17g` text: Number() reads back the exact double Lua summed. */
@@ -307,8 +290,19 @@ function parseHour(values: readonly (string | number)[], at: number): WindowStat
 }
 
 function parseFold(reply: FoldReply): FoldRead {
-  const [lastId, consumed, accepted, more, rejectedFlat, closedFlat, window, early, watermark] =
-    reply;
+  const [
+    lastId,
+    consumed,
+    accepted,
+    more,
+    rejectedFlat,
+    closedFlat,
+    window,
+    early,
+    watermark,
+    opened,
+    exhausted,
+  ] = reply;
   const rejected: Partial<Record<ReadingRejectReason, number>> = {};
   for (let i = 0; i < rejectedFlat.length; i += 2) {
     rejected[rejectedFlat[i] as ReadingRejectReason] = Number(rejectedFlat[i + 1]);
@@ -322,6 +316,8 @@ function parseFold(reply: FoldReply): FoldRead {
       consumed,
       accepted,
       more: more === 1,
+      exhausted: exhausted === 1,
+      openedMs: opened === null ? null : Number(opened),
       closed,
       window: open.count > 0 ? open : EMPTY_WINDOW,
       rejected,

@@ -23,6 +23,7 @@ import { AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
 import { AggregatorRepository, FOLD_BOUND } from './aggregator.repository';
+import { FoldReader } from './fold-reader';
 
 const REJECTION_LOG_EVERY_MS = 10_000;
 
@@ -190,37 +191,40 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   /**
-   * One turn: fold the current partition while it has a backlog (each commit pipelined with the
-   * next fold, for at most TURN_BUDGET_MS so health and stop requests stay responsive), then, once
-   * drained, close hours and change partitions as `whenDrained` decides.
+   * One turn: fold the current partition in order while it has a backlog (the reader keeps the next
+   * folds queued in Redis while each step commits), for at most TURN_BUDGET_MS so health and stop
+   * requests stay responsive; once drained, close hours and change partitions as `whenDrained`
+   * decides.
    */
   private async turn(): Promise<void> {
     const deadline = Date.now() + TURN_BUDGET_MS;
     let state = this.current();
-    let read = await this.repository.fold(state);
-    for (;;) {
-      const step = afterFold(state, read.fold, read.watermarkMs);
-      this.holding = step.outcome === 'holding';
-      this.report(step, state.streamKey);
-      if (!step.commit) break;
-      if (step.outcome === 'folding' && Date.now() < deadline) {
-        const { added, watermarkMs, next } = await this.repository.commitAndFold(
-          state,
-          step.to,
-          step.closed,
-        );
-        this.committed(step.to, step.closed, added, watermarkMs);
-        state = step.to;
-        read = next;
-        continue;
+    const reader = new FoldReader((from, range) => this.repository.fold(from, range), state);
+    let last: FoldStep | null = null;
+    let committed = false;
+    let watermarkMs: number | null = null;
+    try {
+      for (let read = await reader.next(); read; read = await reader.next()) {
+        last = afterFold(state, read.fold, read.watermarkMs, read.fresh);
+        watermarkMs = read.watermarkMs;
+        this.holding = last.outcome === 'holding';
+        this.report(last, state.streamKey);
+        if (last.commit) {
+          const commit = await this.repository.commit(state, last.to, last.closed);
+          this.committed(last.to, last.closed, commit.added, commit.watermarkMs);
+          state = last.to;
+          committed = true;
+          watermarkMs = commit.watermarkMs;
+        }
+        if (last.outcome === 'folding' && Date.now() >= deadline) return; // on after the next read
       }
-      const { added, watermarkMs } = await this.repository.commit(state, step.to, step.closed);
-      this.committed(step.to, step.closed, added, watermarkMs);
-      if (step.outcome === 'folding') return; // the turn's time is up: go on after the next read
-      if (!watermarkPassed(step.to, watermarkMs)) return;
-      break;
+    } finally {
+      await reader.close();
     }
-    await this.drained(this.current());
+    // Drained: the idle path, or at once when the watermark may close the hour or the day.
+    if (last?.outcome !== 'folding' && (!committed || watermarkPassed(state, watermarkMs))) {
+      await this.drained(state);
+    }
   }
 
   /** Counts and logs what a fold left out. Early entries are counted once (`earlyThrough`). */
@@ -283,12 +287,8 @@ export class AggregatorService implements StreamCursorSource {
    * aggregator gets there. Returns whether it committed.
    */
   private async countEarlyIn(next: string, from: AggregatorState): Promise<boolean> {
-    const { fold } = await this.repository.fold({
-      ...from,
-      streamKey: next,
-      lastId: '0',
-      window: EMPTY_WINDOW,
-    });
+    const ahead = { ...from, streamKey: next, lastId: '0', window: EMPTY_WINDOW };
+    const { fold } = await this.repository.fold(ahead, { start: { afterId: '0' }, untilMs: null });
     const early = fold.early;
     if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
     this.reportEarly(next, early.firstId, early.uncounted);

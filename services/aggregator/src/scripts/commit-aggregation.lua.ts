@@ -65,7 +65,10 @@ end
 -- The newest entries: the top decides where averages can go; the newest average says which hours
 -- are there already; the newest seq gives the next (counted from averages only, so entries others
 -- added never open a gap in the numbering).
-local recent = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 100)
+local recent = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 1)
+if recent[1] and not select(2, average_of(recent[1])) then
+  recent = redis.call('XREVRANGE', averages, '+', '-', 'COUNT', 100)
+end
 local top = recent[1]
 local topMs = top and ms_of(top[1]) or -1
 local topIsAverage = top == nil or average_of(top) ~= nil

@@ -3,24 +3,28 @@ import type { ScriptCommand } from '@temps/redis';
 import { PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
 
 /**
- * Folds the entries of one partition after a cursor, up to a bound, inside Redis and returns only
- * the result: closed hours, the open hour, rejections by reason, the last ID folded and the early
- * entries met. Readings never cross the network one by one. Read-only (`no-writes`), so it may run
+ * Folds the entries of one partition in a range (after a cursor, or from an hour's start, up to an
+ * hour's end), up to a bound, inside Redis and returns only the result: closed hours, the open
+ * hour, rejections by reason, the last ID folded and the early entries met. Readings never cross the network one by one. Read-only (`no-writes`), so it may run
  * on a replica. Its specification is `foldPartition` (libs/streams/src/partition-fold.ts): the
  * integration spec checks both return the same for the same entries, bit for bit.
  *
- * Speed: an entry's hour is found by comparing its ID string with the current hour's bounds (same
- * digit count, checked by where the '-' is); the ID is parsed only at an hour boundary. Sums run
+ * Speed: an entry's hour is found by comparing its ID string with the current hour's end (same digit
+ * count); the ID is parsed only at an hour boundary, and each distinct temp_f text once per call. Sums run
  * in the same order as the TypeScript fold, from the window's exact total, and every float crosses
  * as `%.17g` text, so the averages are identical to a fold in Node.
  *
  * KEYS[1] the partition   KEYS[2] the producer's state (its watermark_ms; absent: no producer)
- * ARGV[1] the cursor ('0': from the start)   ARGV[2] bound (entries)   ARGV[3] day start (ms)
- * ARGV[4] published until (ms)   ARGV[5] newest early entry already counted ('' none)
+ * ARGV[1] where to start, as XRANGE takes it ('-', '(<id>' after the cursor, '<ms>-0' an hour's start)
+ * ARGV[2] bound (entries)   ARGV[3] day start (ms)   ARGV[4] published until (ms)
+ * ARGV[5] newest early entry already counted ('' none)
  * ARGV[6..10] the open hour: start (ms), total, count, min, max
- * Returns { last ID folded or false, consumed, accepted, more (0/1), rejected {reason, n, ...},
+ * ARGV[11] range end (ms, exclusive; '' for none)
+ * Returns { last ID folded or false, consumed, accepted, more (0/1: the bound was reached, or the
+ *   stream holds entries at or after the range end), rejected {reason, n, ...},
  *   closed {start, total, count, min, max, ...}, window {start, total, count, min, max},
- *   early {first ID, uncounted, through} or {}, the watermark read (text) or false }.
+ *   early {first ID, uncounted, through} or {}, the watermark read (text) or false,
+ *   the first hour an entry opened (ms, text) or false, whether the range was read to its end }.
  */
 export const FOLD_PARTITION: ScriptCommand = {
   name: 'foldPartition',
@@ -47,40 +51,65 @@ local function id_after(a, b)
   return seq_of(a) > seq_of(b)
 end
 
-local entries = redis.call('XRANGE', key, after == '0' and '-' or '(' .. after, '+', 'COUNT', bound)
+local untilMs = tonumber(ARGV[11]) or math.huge
+local entries = redis.call('XRANGE', key, after, untilMs == math.huge and '+' or '(' .. ARGV[11] .. '-0', 'COUNT', bound)
+local opened = false
 local closed, rejected = {}, {}
 local function reject(reason) rejected[reason] = (rejected[reason] or 0) + 1 end
--- temp_f text -> its number, or why it is unusable: a table lookup is cheaper than parsing again.
-local parsed = {}
+-- temp_f text -> its number, or false with the reason in unusable[text]: a table lookup is cheaper
+-- than parsing the same text again.
+local parsed, unusable = {}, {}
 local function parse(v)
-  local t = 'not_a_number'
+  local t = false
   if find(v, '^%-?%d+$') or find(v, '^%-?%d+%.%d+$') then
     t = tonumber(v)
-    if t < ${PLAUSIBLE_TEMP_F.min} or t > ${PLAUSIBLE_TEMP_F.max} then t = 'out_of_range' end
+    if t < ${PLAUSIBLE_TEMP_F.min} or t > ${PLAUSIBLE_TEMP_F.max} then
+      t, unusable[v] = false, 'out_of_range'
+    end
+  else
+    unusable[v] = 'not_a_number'
   end
   parsed[v] = t
   return t
 end
--- Any layout other than temp_f first (and device_id second): the value, or why there is none.
+-- Any layout other than temp_f first (and device_id second): the reading, or false once rejected.
 local function temp_of(f)
   local v, unexpected = nil, false
   for k = 1, #f, 2 do
     if f[k] == 'temp_f' then v = f[k + 1] elseif f[k] ~= 'device_id' then unexpected = true end
   end
-  if v == nil then return nil, 'missing_temp' end
-  if unexpected then return nil, 'unexpected_field' end
-  return v
+  if v == nil then reject('missing_temp') return false end
+  if unexpected then reject('unexpected_field') return false end
+  local t = parsed[v]
+  if t == nil then t = parse(v) end
+  if not t then reject(unusable[v]) end
+  return t
 end
 
 local stop, early = #entries + 1, {}
--- Fast path: an ID in [lo, hi) as text, with its '-' right after width digits, is in hour 'cur'
--- (inside the day, after the published hours, before the watermark): no parsing needed.
-local lo, hi, width, cur = nil, nil, 0, nil
+-- Fast path: IDs come in order, so once an entry has opened hour 'cur', every later ID below hi
+-- (as text, same digit count) is in that hour — inside the day, after the published hours, before
+-- the watermark — and needs no parsing.
+local hi, width, cur = nil, 0, nil
+-- Only an ID with more digits than hi can pass the text comparison wrongly; IDs are in numeric
+-- order, so when the batch's newest has no more digits, none has.
+local newest = entries[#entries]
+local checkWidth = newest ~= nil and find(newest[1], '-', 1, true) - 1 ~= #fmt('%d', dayStart)
 for i = 1, #entries do
   local entry = entries[i]
   local id = entry[1]
-  local usable = true
-  if not (lo and id >= lo and id < hi and byte(id, width + 1) == 45) then
+  local t
+  if hi and id < hi and (not checkWidth or byte(id, width + 1) == 45) then
+    local f = entry[2]
+    if f[1] == 'temp_f' and (f[3] == nil or (f[3] == 'device_id' and f[5] == nil)) then
+      local v = f[2]
+      t = parsed[v]
+      if t == nil then t = parse(v) end
+      if not t then reject(unusable[v]) end
+    else
+      t = temp_of(f)
+    end
+  else
     local ms = tonumber(match(id, '^(%d+)'))
     if ms >= watermark then
       local uncounted, through = 0, earlyThrough
@@ -92,40 +121,26 @@ for i = 1, #entries do
       stop, early = i, { id, uncounted, through }
       break
     end
-    lo = nil
+    hi = nil
     if ms < dayStart or ms >= dayEnd then
       reject('wrong_partition')
-      usable = false
     elseif ms < published then
       reject('late')
-      usable = false
     else
       cur = ms - ms % HOUR
+      if not opened then opened = fmt('%d', cur) end
       -- Any entry of a later hour, usable or not, proves the open hour has ended.
       if n > 0 and cur > hour then
         closed[#closed + 1] = { hour, total, n, min, max }
         n = 0
       end
-      local a, b = fmt('%d', cur), fmt('%d', math.min(cur + HOUR, watermark))
-      if #a == #b then lo, hi, width = a, b, #a end
+      local b = fmt('%d', math.min(cur + HOUR, watermark))
+      if #b == #fmt('%d', cur) then hi, width = b, #b end
+      t = temp_of(entry[2])
     end
   end
-  if usable then
-    local f = entry[2]
-    local v, reason
-    if f[1] == 'temp_f' and (f[3] == nil or (f[3] == 'device_id' and f[5] == nil)) then
-      v = f[2]
-    else
-      v, reason = temp_of(f)
-    end
-    local t = reason
-    if not reason then
-      t = parsed[v]
-      if t == nil then t = parse(v) end
-    end
-    if t == 'not_a_number' or t == 'out_of_range' or t == 'missing_temp' or t == 'unexpected_field' then
-      reject(t)
-    elseif n == 0 then
+  if t then
+    if n == 0 then
       hour, total, n, min, max = cur, t, 1, t, t
     else
       total = total + t
@@ -152,8 +167,18 @@ for reason, count in pairs(rejected) do
   rejectedReply[#rejectedReply + 1] = count
 end
 local window = n > 0 and hour_reply({ hour, total, n, min, max }) or { '0', '0', 0, '0', '0' }
-local more = (#entries >= bound and #early == 0) and 1 or 0
-return { last, consumed, accepted, more, rejectedReply, closedReply, window, early, watermarkText }
+local exhausted = #entries < bound
+local more = 0
+if #early == 0 then
+  if not exhausted then
+    more = 1
+  else
+    local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+    if top and ms_of(top[1]) >= untilMs then more = 1 end
+  end
+end
+return { last, consumed, accepted, more, rejectedReply, closedReply, window, early, watermarkText,
+  opened, exhausted and #early == 0 and 1 or 0 }
 `,
 };
 
@@ -175,6 +200,8 @@ declare module 'ioredis' {
         window: (string | number)[],
         early: (string | number)[],
         watermark: string | null,
+        opened: string | null,
+        exhausted: number,
       ],
       Context
     >;

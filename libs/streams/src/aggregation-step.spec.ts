@@ -1,0 +1,213 @@
+import fc from 'fast-check';
+import { partitionEntries, type RawEntry } from '@temps/testing';
+import {
+  afterFold,
+  initialState,
+  positionMs,
+  whenDrained,
+  type AggregatorState,
+} from './aggregation-step';
+import { entryIdMs } from './entry-id';
+import {
+  EMPTY_WINDOW,
+  closeThrough,
+  foldEntries,
+  type HourlyAverage,
+  type WindowEntry,
+} from './hourly-window';
+import {
+  foldPartition,
+  rangeAfter,
+  rangeAfterRange,
+  rangeRest,
+  type FoldRange,
+} from './partition-fold';
+import { decodeTemp } from './reading';
+import { DAY_MS, HOUR_MS } from './time';
+
+const DAY = Date.UTC(2025, 0, 1);
+const KEY = 'temps:20250101';
+
+/** The reference model: every entry of the day before the watermark, folded in one go. */
+function reference(entries: readonly RawEntry[], watermarkMs: number | null) {
+  const usable: WindowEntry[] = [];
+  for (const [id, fields] of entries) {
+    const ms = entryIdMs(id);
+    if (watermarkMs !== null && ms >= watermarkMs) break;
+    if (ms < DAY || ms >= DAY + DAY_MS) continue;
+    const temp = decodeTemp(fields);
+    usable.push(typeof temp === 'number' ? { ms, temp } : { ms, rejected: temp });
+  }
+  const folded = foldEntries(EMPTY_WINDOW, usable);
+  if (watermarkMs === null) return folded;
+  const closing = closeThrough(folded.state, watermarkMs);
+  return { state: closing.state, closed: [...folded.closed, ...closing.closed] };
+}
+
+/**
+ * The step machine driven as the aggregator drives it: the cursor's range, then hour ranges folded
+ * fresh, a range whose bound was reached finished first; each fold applied with `afterFold`.
+ */
+function drive(entries: readonly RawEntry[], watermarkMs: number | null, bound: number) {
+  let state: AggregatorState = initialState(KEY);
+  const closed: HourlyAverage[] = [];
+  let range: FoldRange | null = rangeAfter(state.lastId, positionMs(state), DAY);
+  let fresh = false;
+  let folds = 0;
+  while (range) {
+    const input = {
+      dayStartMs: DAY,
+      publishedUntilMs: state.publishedUntilMs,
+      watermarkMs,
+      window: fresh ? EMPTY_WINDOW : state.window,
+      earlyThrough: state.earlyThrough ?? null,
+    };
+    const fold = foldPartition(input, entries, range, bound);
+    const step = afterFold(state, fold, watermarkMs, fresh);
+    folds++;
+    closed.push(...step.closed);
+    state = step.to;
+    if (step.outcome !== 'folding') break;
+    if (!fold.exhausted) {
+      fresh = fresh && fold.openedMs === null;
+      range = rangeRest(range, fold.lastId!);
+    } else {
+      fresh = true;
+      range = rangeAfterRange(range, DAY);
+    }
+  }
+  return { state, closed, folds };
+}
+
+const watermarkArb = fc.option(fc.integer({ min: DAY, max: DAY + DAY_MS + HOUR_MS }), {
+  nil: null,
+});
+
+describe('the step machine against the reference model', () => {
+  it('folding a day in hour ranges, fresh ahead, with any bound, gives exactly the one-pass fold', () => {
+    fc.assert(
+      fc.property(
+        partitionEntries(DAY),
+        watermarkArb,
+        fc.integer({ min: 1, max: 60 }),
+        (entries, watermarkMs, bound) => {
+          const expected = reference(entries, watermarkMs);
+          const { state, closed } = drive(entries, watermarkMs, bound);
+          // Bit for bit: the same hours, the same doubles.
+          expect(closed).toEqual(expected.closed);
+          expect(state.window).toEqual(expected.state);
+          closed.forEach((hour, i) =>
+            expect(Object.is(hour.total, expected.closed[i].total)).toBe(true),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the cursor only moves forward, and ends at the last entry before the watermark', () => {
+    fc.assert(
+      fc.property(
+        partitionEntries(DAY),
+        watermarkArb,
+        fc.integer({ min: 1, max: 60 }),
+        (entries, watermarkMs, bound) => {
+          const { state } = drive(entries, watermarkMs, bound);
+          const before = entries.filter(
+            ([id]) => watermarkMs === null || entryIdMs(id) < watermarkMs,
+          );
+          expect(state.lastId).toBe(before.at(-1)?.[0] ?? '0');
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('counts each early entry once, however often it is folded again', () => {
+    const entries: RawEntry[] = [
+      [`${DAY}-0`, ['temp_f', '50']],
+      [`${DAY + 2 * HOUR_MS}-0`, ['temp_f', '60']],
+      [`${DAY + 2 * HOUR_MS + 1}-0`, ['temp_f', '61']],
+    ];
+    const state = initialState(KEY);
+    const watermarkMs = DAY + HOUR_MS;
+    const input = {
+      dayStartMs: DAY,
+      publishedUntilMs: 0,
+      watermarkMs,
+      window: EMPTY_WINDOW,
+      earlyThrough: null,
+    };
+    const range = { start: { afterId: '0' }, untilMs: null };
+    const first = afterFold(state, foldPartition(input, entries, range, 10), watermarkMs);
+    expect(first.outcome).toBe('holding');
+    expect(first.early).toEqual({ firstId: `${DAY + 2 * HOUR_MS}-0`, count: 2 });
+    // The hour before the watermark closes; the cursor stays before the early entries.
+    expect(first.closed.map((h) => h.hourStartMs)).toEqual([DAY]);
+    expect(first.to.lastId).toBe(`${DAY}-0`);
+
+    const again = foldPartition(
+      { ...input, window: first.to.window, earlyThrough: first.to.earlyThrough! },
+      entries,
+      { start: { afterId: first.to.lastId }, untilMs: null },
+      10,
+    );
+    const second = afterFold(first.to, again, watermarkMs);
+    expect(second.early).toBeNull();
+    expect(second.commit).toBe(false);
+  });
+});
+
+describe('whenDrained', () => {
+  const open = { hourStartMs: DAY + 5 * HOUR_MS, total: 100, count: 2, min: 40, max: 60 };
+  const at: AggregatorState = {
+    ...initialState(KEY),
+    lastId: `${DAY + 5 * HOUR_MS}-1`,
+    window: open,
+  };
+
+  it('waits while the watermark is inside the open hour', () => {
+    expect(
+      whenDrained(at, { watermarkMs: DAY + 5 * HOUR_MS + 1, currentExists: true, existing: [KEY] }),
+    ).toEqual({
+      kind: 'wait',
+    });
+  });
+
+  it('closes the open hour once the watermark passes it, and stays', () => {
+    const step = whenDrained(at, {
+      watermarkMs: DAY + 6 * HOUR_MS,
+      currentExists: true,
+      existing: [KEY],
+    });
+    expect(step).toMatchObject({ kind: 'close', closed: [open] });
+    expect(step.kind !== 'wait' && step.to.publishedUntilMs).toBe(DAY + 6 * HOUR_MS);
+  });
+
+  it('moves to the next day once the day is finished, marking the day left at the last entry read', () => {
+    const step = whenDrained(at, {
+      watermarkMs: DAY + DAY_MS,
+      currentExists: true,
+      existing: [KEY, 'temps:20250102'],
+    });
+    expect(step).toMatchObject({ kind: 'move', closed: [open], skipped: [] });
+    expect(step.kind === 'move' && step.to).toMatchObject({
+      streamKey: 'temps:20250102',
+      lastId: '0',
+      left: { [KEY]: at.lastId },
+    });
+  });
+
+  it('skips finished days that are absent, as empty or expired', () => {
+    const step = whenDrained(at, {
+      watermarkMs: DAY + 4 * DAY_MS,
+      currentExists: false,
+      existing: ['temps:20250104'],
+    });
+    expect(step.kind === 'move' && step.skipped).toEqual([
+      { key: KEY, reason: 'expired' },
+      { key: 'temps:20250102', reason: 'expired' },
+      { key: 'temps:20250103', reason: 'empty' },
+    ]);
+  });
+});
