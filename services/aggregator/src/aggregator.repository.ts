@@ -122,10 +122,10 @@ export class AggregatorRepository {
 
   /**
    * Folds `range` of the state's partition inside Redis (FOLD_PARTITION), continuing the state's
-   * open hour, with the producer's watermark read in the same step.
+   * open hour, `bound` entries at most, with the producer's watermark read in the same step.
    */
-  async fold(state: AggregatorState, range: FoldRange): Promise<FoldRead> {
-    return parseFold(await this.redis.foldPartition(...this.foldArgs(state, range)));
+  async fold(state: AggregatorState, range: FoldRange, bound = FOLD_BOUND): Promise<FoldRead> {
+    return parseFold(await this.redis.foldPartition(...this.foldArgs(state, range, bound)));
   }
 
   private commitArgs(
@@ -163,6 +163,7 @@ export class AggregatorRepository {
   private foldArgs(
     state: AggregatorState,
     range: FoldRange,
+    bound: number,
   ): [string, string, ...(string | number)[]] {
     const { window } = state;
     const { start } = range;
@@ -170,7 +171,7 @@ export class AggregatorRepository {
       state.streamKey,
       PRODUCER_STATE_KEY,
       'hourMs' in start ? `${start.hourMs}-0` : start.afterId === '0' ? '-' : `(${start.afterId}`,
-      FOLD_BOUND,
+      bound,
       partitionDayStart(state.streamKey)!,
       state.publishedUntilMs,
       state.earlyThrough ?? '',
