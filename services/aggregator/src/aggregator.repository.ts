@@ -219,13 +219,6 @@ export class AggregatorRepository {
     };
   }
 
-  /** The producer's watermark (Unix ms: every reading before it is written), or null without one. */
-  async watermark(): Promise<number | null> {
-    return parseWatermark(
-      await this.redis.hget(PRODUCER_STATE_KEY, ProducerStateHash.FIELDS.watermarkMs),
-    );
-  }
-
   /** Each stream's newest entry ID (null for an empty or missing one), in one round trip. */
   async newestIds(keys: readonly string[]): Promise<(string | null)[]> {
     const pipeline = this.redis.pipeline();
@@ -239,11 +232,6 @@ export class AggregatorRepository {
   async idsAfter(key: string, afterId: string, count: number): Promise<string[]> {
     const start = afterId === '0' ? '-' : `(${afterId}`;
     return (await this.redis.xrange(key, start, '+', 'COUNT', count)).map(([id]) => id);
-  }
-
-  /** Whether a partition is there to read: a stream (a key of another type is someone else's). */
-  async exists(key: string): Promise<boolean> {
-    return (await this.redis.type(key)) === 'stream';
   }
 
   /** Which of `keys` XREAD can read: streams, or keys not there yet (XREAD waits for them). */

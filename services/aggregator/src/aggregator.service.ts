@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { StaleStateError, type StreamCursor, type StreamCursorSource } from '@temps/redis';
-import { ConsoleOutput, ExitRequest, Standby } from '@temps/runtime';
+import { ConsoleOutput, ExitRequest, SingleWriter } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
   EMPTY_WINDOW,
@@ -19,7 +19,7 @@ import {
   type ReadingRejectReason,
   type SkipReason,
 } from '@temps/streams';
-import { AGGREGATOR_CONFIG } from './aggregator.constants';
+import { AGGREGATOR_CLOCK, AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
 import { AggregatorRepository, FOLD_BOUND } from './aggregator.repository';
@@ -63,8 +63,8 @@ export class AggregatorService implements StreamCursorSource {
   private lastLeftCheck = 0;
   /** Who saved the state this process holds (itself once it has committed). */
   private writer: string | null = null;
-  /** Set while another aggregator writes the state: the saved state and since when it is unchanged. */
-  private standby: Standby | null = null;
+  /** Stands by while another aggregator writes the state, and decides when to take over. */
+  private singleWriter: SingleWriter<AggregatorState>;
   private lastRejectionLog = 0;
 
   constructor(
@@ -72,7 +72,10 @@ export class AggregatorService implements StreamCursorSource {
     private readonly repository: AggregatorRepository,
     private readonly metrics: AggregatorMetrics,
     private readonly console: ConsoleOutput,
-  ) {}
+    @Optional() @Inject(AGGREGATOR_CLOCK) private readonly now: () => number = Date.now,
+  ) {
+    this.singleWriter = new SingleWriter({ now });
+  }
 
   /** Resets to the partition given on the command line, or resumes the saved state. */
   async start(): Promise<void> {
@@ -106,7 +109,7 @@ export class AggregatorService implements StreamCursorSource {
 
   async cursor(): Promise<StreamCursor> {
     // In standby, or held at readings ahead of the watermark: an idle turn.
-    if (this.standby || this.holding) return [];
+    if (this.singleWriter.standingBy || this.holding) return [];
     const { streamKey, lastId } = this.current();
     // Watch the next day too (its first entry may mean this one is complete) so either wakes the
     // blocking read, unless it has entries already. A key of another type under a partition's
@@ -125,7 +128,7 @@ export class AggregatorService implements StreamCursorSource {
 
   /** A read woke the aggregator (or its blocking read timed out): one turn. */
   async handle(): Promise<void> {
-    if (this.standby) return this.watchOther(this.standby);
+    if (this.singleWriter.standingBy) return this.watchOther();
     try {
       await this.turn();
     } catch (error) {
@@ -152,28 +155,28 @@ export class AggregatorService implements StreamCursorSource {
       this.writer = loaded.writer;
       return;
     }
-    this.logger.warn(
-      `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${Standby.QUIET_MS / 1000} s.`,
-    );
-    this.standby = new Standby(saved);
+    if (this.singleWriter.onRefused(saved)) {
+      this.logger.warn(
+        `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
+      );
+    }
   }
 
-  /** In standby: take over once the state has not changed for Standby.QUIET_MS. */
-  private async watchOther(standby: Standby): Promise<void> {
+  /** Standing by: take over once the state has not changed for SingleWriter.QUIET_MS. */
+  private async watchOther(): Promise<void> {
     const saved = await this.repository.load();
     if (saved === null) return this.stateGone();
-    if (!standby.isQuiet(saved)) return;
-    this.standby = null;
+    if (this.singleWriter.poll(saved) === 'wait') return;
     this.state = saved;
     this.writer = (await this.repository.loadWithWriter())?.writer ?? null;
     this.logger.warn(
-      `${AGGREGATOR_STATE_KEY} has not changed for ${Standby.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
+      `${AGGREGATOR_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
     );
   }
 
   /** The saved state disappeared under this process: begin again as a first start would. */
   private async stateGone(): Promise<void> {
-    this.standby = null;
+    this.singleWriter = new SingleWriter({ now: this.now }); // no longer standing by
     if (!this.config.fromOldest) {
       throw new StateLostError(
         `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; start it again with a partition name (or --from-oldest) to begin again.`,
@@ -197,7 +200,7 @@ export class AggregatorService implements StreamCursorSource {
    * decides.
    */
   private async turn(): Promise<void> {
-    const deadline = Date.now() + TURN_BUDGET_MS;
+    const deadline = this.now() + TURN_BUDGET_MS;
     let state = this.current();
     const reader = new FoldReader((from, range) => this.repository.fold(from, range), state);
     let last: FoldStep | null = null;
@@ -216,7 +219,7 @@ export class AggregatorService implements StreamCursorSource {
           committed = true;
           watermarkMs = commit.watermarkMs;
         }
-        if (last.outcome === 'folding' && Date.now() >= deadline) return; // on after the next read
+        if (last.outcome === 'folding' && this.now() >= deadline) return; // on after the next read
       }
     } finally {
       await reader.close();
@@ -305,8 +308,8 @@ export class AggregatorService implements StreamCursorSource {
     from: AggregatorState,
     existing: readonly string[],
   ): Promise<boolean> {
-    if (Date.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
-    this.lastLeftCheck = Date.now();
+    if (this.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
+    this.lastLeftCheck = this.now();
     const there = new Set(existing);
     const watched = Object.entries(from.left ?? {}).filter(([key]) => there.has(key));
     if (watched.length === 0) return false;
@@ -381,7 +384,7 @@ export class AggregatorService implements StreamCursorSource {
     );
     if (
       this.pendingRejections.size === 0 ||
-      Date.now() - this.lastRejectionLog < REJECTION_LOG_EVERY_MS
+      this.now() - this.lastRejectionLog < REJECTION_LOG_EVERY_MS
     )
       return;
     const summary = [...this.pendingRejections]
@@ -391,7 +394,7 @@ export class AggregatorService implements StreamCursorSource {
       `Left unusable entries out of the averages (${summary}), latest in ${stream}.`,
     );
     this.pendingRejections.clear();
-    this.lastRejectionLog = Date.now();
+    this.lastRejectionLog = this.now();
   }
 
   private current(): AggregatorState {
