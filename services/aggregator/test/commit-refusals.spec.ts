@@ -75,6 +75,77 @@ describe('aggregator repository: a refused commit rejects with its typed error a
     ]);
   });
 
+  describe("averages the exercise's reference aggregator wrote (wall-clock IDs, no seq)", () => {
+    const WALL_CLOCK = 1_796_614_697_089;
+    const reference = (id: string, hour: number) =>
+      redis.xadd(
+        'temps:averages',
+        id,
+        'hour',
+        String(hour),
+        'date',
+        '2025/01/01',
+        'average_temp_f',
+        '70',
+        'num_observations',
+        '3600',
+      );
+
+    it('an hour already there is not added again; a new one goes after them, numbered from 1', async () => {
+      await repository.reset(start);
+      await reference(`${WALL_CLOCK}-0`, 0);
+      await reference(`${WALL_CLOCK + 5}-0`, 1);
+      await expect(
+        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1), average(2)]),
+      ).resolves.toEqual({ added: 1, watermarkMs: null });
+      const entries = await redis.xrange('temps:averages', '-', '+');
+      expect(entries.map(([id]) => id)).toEqual([
+        `${WALL_CLOCK}-0`,
+        `${WALL_CLOCK + 5}-0`,
+        `${WALL_CLOCK + 5}-1`,
+      ]);
+      expect(entries[2][1]).toEqual(
+        expect.arrayContaining(['hour', '2', 'date', '2025/01/01', 'seq', '1']),
+      );
+    });
+
+    it('with several writers and gaps: only hours after the newest average are added, in order', async () => {
+      await repository.reset(start);
+      await reference(`${WALL_CLOCK}-0`, 3);
+      await expect(
+        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [
+          average(2),
+          average(3),
+          average(4),
+          average(6),
+        ]),
+      ).resolves.toEqual({ added: 2, watermarkMs: null });
+      const hours = (await redis.xrange('temps:averages', '-', '+')).map(
+        ([, fields]) => fields[fields.indexOf('hour') + 1],
+      );
+      expect(hours).toEqual(['3', '4', '6']);
+    });
+
+    it('an entry that only looks like an average (a malformed date) is still foreign', async () => {
+      await repository.reset(start);
+      await redis.xadd(
+        'temps:averages',
+        `${WALL_CLOCK}-0`,
+        'hour',
+        '1',
+        'date',
+        '2025-01-01',
+        'average_temp_f',
+        '70',
+        'num_observations',
+        '1',
+      );
+      await expect(
+        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]),
+      ).rejects.toBeInstanceOf(ForeignEntryError);
+    });
+  });
+
   it('a first state is saved only once', async () => {
     await expect(repository.initialize(start)).resolves.toBe(true);
     await expect(repository.initialize(at(`${JAN_1_2025 + 5}-0`))).resolves.toBe(false);
