@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { defineScripts, keyTypes, scanPartitions, withTypedErrors } from '@temps/redis';
-import { ProducerStateHash, deviceName, partitionDayStart, type GeneratorState } from '@temps/streams';
+import {
+  ProducerStateHash,
+  deviceName,
+  partitionDayStart,
+  type GeneratorState,
+} from '@temps/streams';
 import type { RunParams } from './run-plan';
 import { WRITE_BATCH, WRITE_BATCH_GUARD } from './scripts/write-batch.lua';
 
