@@ -1,4 +1,4 @@
-import { StaleStateError } from '@temps/redis';
+import { StaleStateError, StateGoneError } from '@temps/redis';
 import { ConsoleOutput } from '@temps/runtime';
 import {
   DAY_MS,
@@ -69,7 +69,8 @@ class FakeRepository implements Pick<
   }
   async commit(from: AggregatorState, to: AggregatorState, closed: readonly HourlyAverage[]) {
     const saved = this.saved?.state;
-    if (saved?.streamKey !== from.streamKey || saved.lastId !== from.lastId) {
+    if (!saved) throw new StateGoneError('STATE_GONE aggregating_consumer_state disappeared');
+    if (saved.streamKey !== from.streamKey || saved.lastId !== from.lastId) {
       throw new StaleStateError('STALE_STATE aggregating_consumer_state moved on');
     }
     const newest = this.averages.at(-1)?.hourStartMs ?? -1;

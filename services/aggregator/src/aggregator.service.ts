@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { StaleStateError, type StreamCursor, type StreamCursorSource } from '@temps/redis';
+import {
+  StaleStateError,
+  StateGoneError,
+  type StreamCursor,
+  type StreamCursorSource,
+} from '@temps/redis';
 import { ConsoleOutput, ExitRequest, SingleWriter } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
@@ -132,9 +137,11 @@ export class AggregatorService implements StreamCursorSource {
     try {
       await this.turn();
     } catch (error) {
-      if (!(error instanceof StateChangedError) && !(error instanceof StaleStateError)) {
-        throw error;
-      }
+      const refused =
+        error instanceof StateChangedError ||
+        error instanceof StaleStateError ||
+        error instanceof StateGoneError;
+      if (!refused) throw error;
       await this.afterStateChanged();
     }
   }

@@ -1,4 +1,4 @@
-import { ForeignEntryError, StaleStateError } from '@temps/redis';
+import { ForeignEntryError, StaleStateError, StateGoneError } from '@temps/redis';
 import { HOUR_MS, type HourlyAverage } from '@temps/streams';
 import { usePrivateRedis } from '@temps/testing';
 import type { Redis } from 'ioredis';
@@ -43,12 +43,24 @@ describe('aggregator repository: a refused commit rejects with its typed error a
     const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]);
     await expect(refused).rejects.toBeInstanceOf(StaleStateError);
     await expect(refused).rejects.toMatchObject({
-      message: `STALE_STATE aggregating_consumer_state moved on: expected ${PARTITION} 0`,
+      message: `STALE_STATE aggregating_consumer_state moved on: expected current_stream_key=${PARTITION}, last_message_id=0; found current_stream_key=${PARTITION}, last_message_id=${JAN_1_2025 + 9}-0`,
     });
     expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe(
       `${JAN_1_2025 + 9}-0`,
     );
     expect(await redis.exists('temps:averages')).toBe(0);
+  });
+
+  it('no saved state at all: StateGoneError, nothing written', async () => {
+    await repository.reset(start);
+    await redis.del('aggregating_consumer_state');
+    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]);
+    await expect(refused).rejects.toBeInstanceOf(StateGoneError);
+    await expect(refused).rejects.toMatchObject({
+      message:
+        'STATE_GONE aggregating_consumer_state disappeared from Redis while the aggregator ran',
+    });
+    expect(await redis.exists('aggregating_consumer_state', 'temps:averages')).toBe(0);
   });
 
   it('a foreign entry on top of temps:averages at the hour to add: ForeignEntryError', async () => {

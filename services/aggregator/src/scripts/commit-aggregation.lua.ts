@@ -1,8 +1,22 @@
 import type { RedisKey, Result } from 'ioredis';
-import { LAST_GENERATED_ID_LUA, MS_OF_LUA, RefusalCode, type ScriptCommand } from '@temps/redis';
+import {
+  GUARD_POSITION_LUA,
+  LAST_GENERATED_ID_LUA,
+  MS_OF_LUA,
+  RefusalCode,
+  positionGuard,
+  type ScriptCommand,
+} from '@temps/redis';
 import { AggregatorStateHash, ProducerStateHash } from '@temps/streams';
 
 const F = AggregatorStateHash.FIELDS;
+
+/** The single-writer guard: the saved cursor must still be the one the step started from. */
+export const COMMIT_GUARD = positionGuard([F.streamKey, F.lastId], {
+  key: 'KEYS[1]',
+  firstArg: 1,
+  writer: 'aggregator',
+});
 
 /**
  * Commits one step of the aggregator atomically: the hourly averages it closed and its new cursor
@@ -20,20 +34,19 @@ const F = AggregatorStateHash.FIELDS;
  * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
  * ARGV[4] number of state field/value pairs (n), then the pairs, then the averages, each as
  *         its ID, its field count (m) and m field/value pairs.
- * Returns { averages added, producer watermark or false }. Refuses with STALE_STATE (the saved
- * cursor is not ARGV[1], ARGV[2]) or FOREIGN_ENTRY (RefusalCode).
+ * Returns { averages added, producer watermark or false }. Refuses, writing nothing, through the
+ * single-writer guard (STATE_GONE: no saved state; STALE_STATE: the saved cursor is not ARGV[1],
+ * ARGV[2]) or with FOREIGN_ENTRY (RefusalCode).
  */
 export const COMMIT_AGGREGATION: ScriptCommand = {
   name: 'commitAggregation',
   numberOfKeys: 3,
   lua: `
+${GUARD_POSITION_LUA}
 ${MS_OF_LUA}
 ${LAST_GENERATED_ID_LUA}
 local state, averages, producer = KEYS[1], KEYS[2], KEYS[3]
-local saved = redis.call('HMGET', state, '${F.streamKey}', '${F.lastId}')
-if saved[1] ~= ARGV[1] or saved[2] ~= ARGV[2] then
-  return redis.error_reply('${RefusalCode.StaleState} ' .. state .. ' moved on: expected ' .. ARGV[1] .. ' ' .. ARGV[2])
-end
+${COMMIT_GUARD.call}
 
 -- An hourly average, whoever wrote it (this aggregator, or the exercise's reference one, whose
 -- IDs are wall-clock times): the start of its hour in ms from its date and hour fields, and its
