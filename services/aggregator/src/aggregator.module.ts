@@ -6,7 +6,9 @@ import { RedisModule } from '@temps/redis';
 import { AGGREGATOR_CONFIG } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorController } from './aggregator.controller';
+import { AggregatorPosition } from './aggregator-position';
 import { AggregatorMetrics } from './aggregator.metrics';
+import { AggregatorReporter } from './aggregator.reporter';
 import { AggregatorRepository } from './aggregator.repository';
 import { AggregatorService } from './aggregator.service';
 
@@ -27,6 +29,8 @@ export class AggregatorModule {
         { provide: AGGREGATOR_CONFIG, useValue: config },
         AggregatorRepository,
         AggregatorMetrics,
+        AggregatorReporter,
+        AggregatorPosition,
         AggregatorService,
       ],
     };

@@ -18,6 +18,7 @@ import {
   PRODUCER_STATE_KEY,
   averageEntryId,
   averageFields,
+  compareEntryIds,
   partitionDayStart,
   type AggregatorState,
   type FoldRange,
@@ -219,19 +220,36 @@ export class AggregatorRepository {
     };
   }
 
-  /** Each stream's newest entry ID (null for an empty or missing one), in one round trip. */
-  async newestIds(keys: readonly string[]): Promise<(string | null)[]> {
+  /**
+   * Entries written into partitions already left (after each one's mark in `left`; '0': any), up to
+   * `count` a partition: how many per partition, and the marks moved past them. Partitions not in
+   * `existing` are not looked at.
+   */
+  async lateInLeft(
+    left: Readonly<Record<string, string>>,
+    existing: readonly string[],
+    count: number,
+  ): Promise<{ late: Map<string, number>; marks: Record<string, string> }> {
+    const there = new Set(existing);
+    const watched = Object.entries(left).filter(([key]) => there.has(key));
+    const late = new Map<string, number>();
+    const marks: Record<string, string> = {};
+    if (watched.length === 0) return { late, marks };
     const pipeline = this.redis.pipeline();
-    keys.forEach((key) => pipeline.xrevrange(key, '+', '-', 'COUNT', 1));
-    return ((await pipeline.exec()) ?? []).map(([error, reply]) =>
+    watched.forEach(([key]) => pipeline.xrevrange(key, '+', '-', 'COUNT', 1));
+    const newest = ((await pipeline.exec()) ?? []).map(([error, reply]) =>
       error ? null : ((reply as [string, string[]][])[0]?.[0] ?? null),
     );
-  }
-
-  /** IDs of up to `count` entries of `key` after `afterId`. */
-  async idsAfter(key: string, afterId: string, count: number): Promise<string[]> {
-    const start = afterId === '0' ? '-' : `(${afterId}`;
-    return (await this.redis.xrange(key, start, '+', 'COUNT', count)).map(([id]) => id);
+    for (const [i, [key, mark]] of watched.entries()) {
+      const top = newest[i];
+      if (top === null || (mark !== '0' && compareEntryIds(top, mark) <= 0)) continue;
+      const start = mark === '0' ? '-' : `(${mark}`;
+      const ids = (await this.redis.xrange(key, start, '+', 'COUNT', count)).map(([id]) => id);
+      if (ids.length === 0) continue;
+      marks[key] = ids[ids.length - 1];
+      late.set(key, ids.length);
+    }
+    return { late, marks };
   }
 
   /** Which of `keys` XREAD can read: streams, or keys not there yet (XREAD waits for them). */

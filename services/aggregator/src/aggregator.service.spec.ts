@@ -5,7 +5,6 @@ import {
   EMPTY_WINDOW,
   HOUR_MS,
   closeThrough,
-  compareEntryIds,
   decodeTemp,
   entryIdMs,
   foldEntries,
@@ -20,8 +19,10 @@ import type { RawEntry } from '@temps/testing';
 import { Registry } from 'prom-client';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorMetrics } from './aggregator.metrics';
+import { AggregatorReporter } from './aggregator.reporter';
 import type { AggregatorRepository, FoldRead } from './aggregator.repository';
-import { AggregatorService, StateLostError } from './aggregator.service';
+import { AggregatorPosition, StateLostError } from './aggregator-position';
+import { AggregatorService } from './aggregator.service';
 
 const DAY = Date.UTC(2025, 0, 1);
 const ME = '00000000-0000-4000-8000-000000000001';
@@ -41,8 +42,7 @@ class FakeRepository implements Pick<
   | 'fold'
   | 'progress'
   | 'partitions'
-  | 'newestIds'
-  | 'idsAfter'
+  | 'lateInLeft'
   | 'readable'
 > {
   readonly instanceId = ME;
@@ -110,12 +110,8 @@ class FakeRepository implements Pick<
       .map(([key]) => key)
       .sort();
   }
-  async newestIds(keys: readonly string[]) {
-    return keys.map((key) => this.streams.get(key)?.at(-1)?.[0] ?? null);
-  }
-  async idsAfter(key: string, afterId: string, count: number) {
-    const ids = (this.streams.get(key) ?? []).map(([id]) => id);
-    return ids.filter((id) => afterId === '0' || compareEntryIds(id, afterId) > 0).slice(0, count);
+  async lateInLeft() {
+    return { late: new Map<string, number>(), marks: {} };
   }
   async readable(keys: string[]) {
     return keys.map(() => true);
@@ -148,13 +144,12 @@ function newTestService(config: Partial<AggregatorConfig>, repository = new Fake
   const registry = new Registry();
   const clock = { ms: 0 };
   const metrics = new AggregatorMetrics(registry);
-  const service = new AggregatorService(
-    { partition: null, fromOldest: false, port: 0, redisUrl: '', ...config },
-    repository as unknown as AggregatorRepository,
-    metrics,
-    output,
-    () => clock.ms,
-  );
+  const now = () => clock.ms;
+  const fake = repository as unknown as AggregatorRepository;
+  const reporter = new AggregatorReporter(metrics, output, now);
+  const settings = { partition: null, fromOldest: false, port: 0, redisUrl: '', ...config };
+  const position = new AggregatorPosition(settings, fake, reporter, now);
+  const service = new AggregatorService(position, fake, reporter, now);
   const rejected = async (reason: string) =>
     (await metrics.readingsRejected.get()).values.find((v) => v.labels.reason === reason)?.value;
   return { service, repository, output, clock, rejected };
