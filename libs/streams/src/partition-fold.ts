@@ -21,9 +21,14 @@ export interface FoldRange {
   untilMs: number | null;
 }
 
-/** The range from a cursor to the end of its hour (`afterId` '0': the partition's start). */
+/**
+ * The range from a cursor to the end of its hour (`afterId` '0': the partition's start). A cursor
+ * before the day (an entry of another day read there) reads on to the end of the day's first hour,
+ * so the hours in between are not walked one by one.
+ */
 export function rangeAfter(afterId: string, positionMs: number, dayStartMs: number): FoldRange {
-  return { start: { afterId }, untilMs: hourEnd(startOfHour(positionMs) + HOUR_MS, dayStartMs) };
+  const hour = startOfHour(Math.max(positionMs, dayStartMs));
+  return { start: { afterId }, untilMs: hourEnd(hour + HOUR_MS, dayStartMs) };
 }
 
 /** The next hour's range after `range` (null after the last one). */
@@ -102,9 +107,9 @@ export interface PartitionFold {
 
 /**
  * The reference fold: the partition's entries (all of them, in ID order) in `range`, up to `bound`,
- * folded into the hourly window. An entry at or past the watermark stops the fold (it and all after
- * it are early); an ID outside the day is `wrong_partition` and one before `publishedUntilMs` is
- * `late` — neither closes an hour; an entry with unusable fields is rejected by reason but still
+ * folded into the hourly window. An ID outside the day is `wrong_partition`; an entry of the day at
+ * or past the watermark stops the fold (it and all after it are early); one before
+ * `publishedUntilMs` is `late` — neither closes an hour; an entry with unusable fields is rejected by reason but still
  * closes the hour before its own.
  */
 export function foldPartition(
@@ -126,7 +131,10 @@ export function foldPartition(
   for (let i = 0; i < batch.length; i++) {
     const [id, fields] = batch[i];
     const ms = entryIdMs(id);
-    if (input.watermarkMs !== null && ms >= input.watermarkMs) {
+    // Outside the day is wrong whatever the watermark says (an ID from a real clock must not hold
+    // the day back as early).
+    const outside = ms < input.dayStartMs || ms >= dayEndMs;
+    if (!outside && input.watermarkMs !== null && ms >= input.watermarkMs) {
       const ids = batch.slice(i).map(([earlyId]) => earlyId);
       const uncounted = ids.filter(
         (earlyId) =>
@@ -142,7 +150,7 @@ export function foldPartition(
     }
     lastId = id;
     consumed++;
-    if (ms < input.dayStartMs || ms >= dayEndMs) reject('wrong_partition');
+    if (outside) reject('wrong_partition');
     else if (ms < input.publishedUntilMs) reject('late');
     else {
       openedMs ??= startOfHour(ms);

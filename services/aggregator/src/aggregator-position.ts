@@ -23,7 +23,7 @@ export class StateLostError extends Error {
 export class AggregatorPosition {
   private state: AggregatorState | null = null;
   /** Who saved the state this process holds (itself once it has committed). */
-  private writer: string | null = null;
+  private savedBy: string | null = null;
   private singleWriter: SingleWriter<AggregatorState>;
 
   constructor(
@@ -40,10 +40,10 @@ export class AggregatorPosition {
     if (this.config.partition) {
       this.state = initialState(this.config.partition);
       await this.repository.reset(this.state);
-      this.writer = this.repository.instanceId;
+      this.savedBy = this.repository.instanceId;
     } else {
       const loaded = await this.repository.loadWithWriter();
-      [this.state, this.writer] = [loaded?.state ?? null, loaded?.writer ?? null];
+      [this.state, this.savedBy] = [loaded?.state ?? null, loaded?.writer ?? null];
       if (!this.state && this.config.fromOldest) this.state = await this.startFromOldest();
       if (!this.state) {
         throw new ExitRequest([
@@ -67,12 +67,19 @@ export class AggregatorPosition {
     writer: string | null;
   }): boolean {
     const { streamKey, lastId } = this.current();
-    return saved.streamKey === streamKey && saved.lastId === lastId && saved.writer === this.writer;
+    return (
+      saved.streamKey === streamKey && saved.lastId === lastId && saved.writer === this.savedBy
+    );
   }
 
   /** A step this process committed. */
   committed(to: AggregatorState): void {
-    [this.state, this.writer] = [to, this.repository.instanceId];
+    [this.state, this.savedBy] = [to, this.repository.instanceId];
+  }
+
+  /** Who saved the state this process holds (null: unknown, e.g. the exercise's own code). */
+  get writer(): string | null {
+    return this.savedBy;
   }
 
   get standingBy(): boolean {
@@ -89,7 +96,7 @@ export class AggregatorPosition {
     const loaded = await this.repository.loadWithWriter();
     if (loaded === null) return this.gone();
     if (loaded.mine) {
-      [this.state, this.writer] = [loaded.state, loaded.writer];
+      [this.state, this.savedBy] = [loaded.state, loaded.writer];
       return;
     }
     if (this.singleWriter.onRefused(loaded.state)) this.report.standingBy(loaded.state);
@@ -100,7 +107,7 @@ export class AggregatorPosition {
     const loaded = await this.repository.loadWithWriter();
     if (loaded === null) return this.gone();
     if (this.singleWriter.poll(loaded.state) === 'wait') return;
-    [this.state, this.writer] = [loaded.state, loaded.writer];
+    [this.state, this.savedBy] = [loaded.state, loaded.writer];
     this.report.tookOver(loaded.state);
   }
 
@@ -125,11 +132,11 @@ export class AggregatorPosition {
       if (oldest) {
         const state = initialState(oldest);
         if (await this.repository.initialize(state)) {
-          this.writer = this.repository.instanceId;
+          this.savedBy = this.repository.instanceId;
           return state;
         }
         const loaded = await this.repository.loadWithWriter();
-        this.writer = loaded?.writer ?? null;
+        this.savedBy = loaded?.writer ?? null;
         return loaded?.state ?? null;
       }
       if (!announced) this.report.waitingForPartition();

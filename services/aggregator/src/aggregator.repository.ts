@@ -27,7 +27,7 @@ import {
   type ReadingRejectReason,
   type WindowState,
 } from '@temps/streams';
-import { COMMIT_AGGREGATION } from './scripts/commit-aggregation.lua';
+import { COMMIT_AGGREGATION, COMMIT_GUARD } from './scripts/commit-aggregation.lua';
 import { FOLD_PARTITION } from './scripts/fold-partition.lua';
 
 const AGGREGATOR_FIELDS = AggregatorStateHash.FIELDS;
@@ -105,18 +105,20 @@ export class AggregatorRepository {
   }
 
   /**
-   * Commits closed averages and the new state together; returns how many averages were added and
-   * the watermark. Writes nothing and rejects with StaleStateError when the saved cursor is no
-   * longer `from`'s, with ForeignEntryError when temps:averages ends with an entry that is not an
-   * average at or after one to add.
+   * Commits closed averages and the new state together, if the state is still `from` as saved by
+   * `writer` (null: saved without one); returns how many averages were added and the watermark.
+   * Writes nothing and rejects with StateGoneError when there is no saved state, StaleStateError
+   * when the saved cursor or writer is another, ForeignEntryError when temps:averages ends with an
+   * entry that is not an average at or after one to add.
    */
   async commit(
     from: AggregatorState,
     to: AggregatorState,
     closed: readonly HourlyAverage[],
+    writer: string | null,
   ): Promise<{ added: number; watermarkMs: number | null }> {
     const [added, watermark] = await withTypedErrors(
-      this.redis.commitAggregation(...this.commitArgs(from, to, closed)),
+      this.redis.commitAggregation(...this.commitArgs(from, to, closed, writer)),
     );
     return { added, watermarkMs: parseWatermark(watermark) };
   }
@@ -133,6 +135,7 @@ export class AggregatorRepository {
     from: AggregatorState,
     to: AggregatorState,
     closed: readonly HourlyAverage[],
+    writer: string | null,
   ): [string, string, string, ...(string | number)[]] {
     // Left partitions no longer kept are deleted (an empty value), so the hash does not grow.
     const dropped = Object.keys(from.left ?? {})
@@ -152,8 +155,11 @@ export class AggregatorRepository {
       AGGREGATOR_STATE_KEY,
       AVERAGES_STREAM,
       PRODUCER_STATE_KEY,
-      from.streamKey,
-      from.lastId,
+      ...COMMIT_GUARD.argv({
+        [AGGREGATOR_FIELDS.streamKey]: from.streamKey,
+        [AGGREGATOR_FIELDS.lastId]: from.lastId,
+        [AGGREGATOR_FIELDS.writer]: writer ?? '',
+      }),
       AVERAGES_MAXLEN,
       fields.length / 2,
       ...fields,

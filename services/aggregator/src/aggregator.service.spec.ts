@@ -9,6 +9,7 @@ import {
   entryIdMs,
   foldEntries,
   foldPartition,
+  initialState,
   partitionDayStart,
   type AggregatorState,
   type FoldRange,
@@ -67,10 +68,22 @@ class FakeRepository implements Pick<
     this.saved = { state, writer: ME };
     return true;
   }
-  async commit(from: AggregatorState, to: AggregatorState, closed: readonly HourlyAverage[]) {
+  /** Fails the next commit with this error (once), as a foreign entry or a lost connection would. */
+  failNextCommit: Error | null = null;
+
+  async commit(
+    from: AggregatorState,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+    writer: string | null,
+  ) {
+    const failure = this.failNextCommit;
+    this.failNextCommit = null;
+    if (failure) throw failure;
     const saved = this.saved?.state;
     if (!saved) throw new StateGoneError('STATE_GONE aggregating_consumer_state disappeared');
-    if (saved.streamKey !== from.streamKey || saved.lastId !== from.lastId) {
+    const moved = saved.streamKey !== from.streamKey || saved.lastId !== from.lastId;
+    if (moved || this.saved!.writer !== writer) {
       throw new StaleStateError('STALE_STATE aggregating_consumer_state moved on');
     }
     const newest = this.averages.at(-1)?.hourStartMs ?? -1;
@@ -152,7 +165,8 @@ function newTestService(config: Partial<AggregatorConfig>, repository = new Fake
   const service = new AggregatorService(position, fake, reporter, now);
   const rejected = async (reason: string) =>
     (await metrics.readingsRejected.get()).values.find((v) => v.labels.reason === reason)?.value;
-  return { service, repository, output, clock, rejected };
+  const aggregated = async () => (await metrics.readingsAggregated.get()).values[0]?.value;
+  return { service, repository, output, clock, rejected, aggregated };
 }
 
 /** Every reading of the partitions folded in one go: the hours the aggregator must publish. */
@@ -233,6 +247,48 @@ describe('AggregatorService (in-process, fake repository and clock)', () => {
     await turns(second.service, 3);
     expect(await second.rejected('early')).toBe(0);
     expect(repository.averages).toHaveLength(2);
+  });
+
+  it('a step that failed to commit is counted once, when it is committed', async () => {
+    const { service, repository, aggregated } = newTestService({ partition: 'temps:20250101' });
+    repository.write(1);
+    repository.watermarkMs = DAY + DAY_MS;
+    await service.start();
+    repository.failNextCommit = new Error('ERR connection lost');
+    await expect(service.handle()).rejects.toThrow('connection lost');
+    await turns(service, 3); // the transport retries from the committed position
+    expect(await aggregated()).toBe(24 * 60);
+    expect(repository.averages).toEqual(expectedHours(repository));
+  });
+
+  it("an entry from a real clock in the day's partition is wrong_partition, never early: the day completes", async () => {
+    const { service, repository, output, rejected } = newTestService({
+      partition: 'temps:20250101',
+    });
+    repository.write(2);
+    repository.watermarkMs = DAY + 2 * DAY_MS;
+    repository.streams.get('temps:20250101')!.push(['1796614697089-0', ['temp_f', '70']]);
+    await service.start();
+    await turns(service, 4);
+    expect(await rejected('wrong_partition')).toBe(1);
+    expect(await rejected('early')).toBe(0);
+    expect(output.lines).toContain('Changing partition to consume stream: temps:20250102');
+    expect(repository.averages.filter((h) => h.hourStartMs < DAY + DAY_MS)).toHaveLength(24);
+  });
+
+  it('a cursor on an entry long before the day reads on at once, without walking the hours between', async () => {
+    const { service, repository } = newTestService({});
+    repository.write(1);
+    repository.streams.get('temps:20250101')!.unshift(['1-1', ['temp_f', '70']]);
+    repository.watermarkMs = DAY + DAY_MS;
+    repository.saved = {
+      state: { ...initialState('temps:20250101'), lastId: '1-1' },
+      writer: null,
+    };
+    await service.start();
+    await turns(service, 3);
+    expect(repository.averages).toHaveLength(24);
+    expect(repository.folds).toBeLessThan(30);
   });
 
   it('its state deleted while it runs, with no rule to begin again by: StateLostError (fatal)', async () => {

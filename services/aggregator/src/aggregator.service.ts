@@ -106,11 +106,12 @@ export class AggregatorService implements StreamCursorSource {
         step = afterFold(state, read.fold, read.watermarkMs, read.fresh);
         watermarkMs = read.watermarkMs;
         this.holding = step.outcome === 'holding';
-        this.report.folded(step, state.streamKey);
         if (step.commit) {
           watermarkMs = await this.commit(state, step.to, step.closed);
           [state, committed] = [step.to, true];
         }
+        // Only once committed: a refused or failed step is decided again, and counted then.
+        this.report.folded(step, state.streamKey);
         if (step.outcome === 'folding' && this.now() >= deadline) return; // on after the next read
       }
     } finally {
@@ -155,8 +156,8 @@ export class AggregatorService implements StreamCursorSource {
     const { fold } = await this.repository.fold(ahead, { start: { afterId: '0' }, untilMs: null });
     const early = fold.early;
     if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
-    this.report.early(next, early.firstId, early.uncounted);
     await this.commit(from, { ...from, earlyThrough: early.through }, []);
+    this.report.early(next, early.firstId, early.uncounted);
     return true;
   }
 
@@ -182,7 +183,12 @@ export class AggregatorService implements StreamCursorSource {
     to: AggregatorState,
     closed: readonly HourlyAverage[],
   ): Promise<number | null> {
-    const { added, watermarkMs } = await this.repository.commit(from, to, closed);
+    const { added, watermarkMs } = await this.repository.commit(
+      from,
+      to,
+      closed,
+      this.position.writer,
+    );
     this.position.committed(to);
     this.report.committed(from, to, closed, added, watermarkMs);
     return watermarkMs;

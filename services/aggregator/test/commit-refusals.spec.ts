@@ -31,7 +31,7 @@ describe('aggregator repository: a refused commit rejects with its typed error a
   it('commits from the saved cursor', async () => {
     await repository.reset(start);
     await expect(
-      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]),
+      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)], repository.instanceId),
     ).resolves.toEqual({ added: 1, watermarkMs: null });
     expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe(
       `${JAN_1_2025 + 5}-0`,
@@ -40,10 +40,15 @@ describe('aggregator repository: a refused commit rejects with its typed error a
 
   it('a cursor that moved on since it was read: StaleStateError', async () => {
     await repository.reset(at(`${JAN_1_2025 + 9}-0`));
-    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]);
+    const refused = repository.commit(
+      start,
+      at(`${JAN_1_2025 + 5}-0`),
+      [average(0)],
+      repository.instanceId,
+    );
     await expect(refused).rejects.toBeInstanceOf(StaleStateError);
     await expect(refused).rejects.toMatchObject({
-      message: `STALE_STATE aggregating_consumer_state moved on: expected current_stream_key=${PARTITION}, last_message_id=0; found current_stream_key=${PARTITION}, last_message_id=${JAN_1_2025 + 9}-0`,
+      message: `STALE_STATE aggregating_consumer_state moved on: expected current_stream_key=${PARTITION}, last_message_id=0, written_by=${repository.instanceId}; found current_stream_key=${PARTITION}, last_message_id=${JAN_1_2025 + 9}-0, written_by=${repository.instanceId}`,
     });
     expect(await redis.hget('aggregating_consumer_state', 'last_message_id')).toBe(
       `${JAN_1_2025 + 9}-0`,
@@ -51,10 +56,42 @@ describe('aggregator repository: a refused commit rejects with its typed error a
     expect(await redis.exists('temps:averages')).toBe(0);
   });
 
+  it('the same cursor saved by another aggregator: StaleStateError, so two cannot both commit', async () => {
+    await repository.reset(start);
+    const other = new AggregatorRepository(fixture.server.client());
+    await other.commit(start, start, [], repository.instanceId); // the other one committed last
+    const refused = repository.commit(
+      start,
+      at(`${JAN_1_2025 + 5}-0`),
+      [average(0)],
+      repository.instanceId,
+    );
+    await expect(refused).rejects.toBeInstanceOf(StaleStateError);
+    expect(await redis.hget('aggregating_consumer_state', 'written_by')).toBe(other.instanceId);
+    expect(await redis.exists('temps:averages')).toBe(0);
+  });
+
+  it('a state the exercise wrote (no written_by) is committed to when no writer is expected', async () => {
+    await repository.reset(start);
+    await redis.hdel('aggregating_consumer_state', 'written_by');
+    await expect(repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [], null)).resolves.toEqual({
+      added: 0,
+      watermarkMs: null,
+    });
+    expect(await redis.hget('aggregating_consumer_state', 'written_by')).toBe(
+      repository.instanceId,
+    );
+  });
+
   it('no saved state at all: StateGoneError, nothing written', async () => {
     await repository.reset(start);
     await redis.del('aggregating_consumer_state');
-    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(0)]);
+    const refused = repository.commit(
+      start,
+      at(`${JAN_1_2025 + 5}-0`),
+      [average(0)],
+      repository.instanceId,
+    );
     await expect(refused).rejects.toBeInstanceOf(StateGoneError);
     await expect(refused).rejects.toMatchObject({
       message:
@@ -66,7 +103,12 @@ describe('aggregator repository: a refused commit rejects with its typed error a
   it('a foreign entry on top of temps:averages at the hour to add: ForeignEntryError', async () => {
     await repository.reset(start);
     await redis.xadd('temps:averages', `${JAN_1_2025 + HOUR_MS + 1}-0`, 'someone', 'else');
-    const refused = repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]);
+    const refused = repository.commit(
+      start,
+      at(`${JAN_1_2025 + 5}-0`),
+      [average(1)],
+      repository.instanceId,
+    );
     await expect(refused).rejects.toBeInstanceOf(ForeignEntryError);
     await expect(refused).rejects.toMatchObject({
       detail: `temps:averages ends with entry ${JAN_1_2025 + HOUR_MS + 1}-0, which is not an hourly average, at or after the average for ${JAN_1_2025 + HOUR_MS}-0; delete it (XDEL) to let the aggregator go on`,
@@ -80,7 +122,7 @@ describe('aggregator repository: a refused commit rejects with its typed error a
     await redis.xadd('temps:averages', `${JAN_1_2025 + 5 * HOUR_MS}-0`, 'someone', 'else');
     await redis.xdel('temps:averages', `${JAN_1_2025 + 5 * HOUR_MS}-0`);
     await expect(
-      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]),
+      repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)], repository.instanceId),
     ).resolves.toEqual({ added: 1, watermarkMs: null });
     expect((await redis.xrange('temps:averages', '-', '+')).map(([id]) => id)).toEqual([
       `${JAN_1_2025 + HOUR_MS}-0`,
@@ -108,7 +150,12 @@ describe('aggregator repository: a refused commit rejects with its typed error a
       await reference(`${WALL_CLOCK}-0`, 0);
       await reference(`${WALL_CLOCK + 5}-0`, 1);
       await expect(
-        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1), average(2)]),
+        repository.commit(
+          start,
+          at(`${JAN_1_2025 + 5}-0`),
+          [average(1), average(2)],
+          repository.instanceId,
+        ),
       ).resolves.toEqual({ added: 1, watermarkMs: null });
       const entries = await redis.xrange('temps:averages', '-', '+');
       expect(entries.map(([id]) => id)).toEqual([
@@ -125,12 +172,12 @@ describe('aggregator repository: a refused commit rejects with its typed error a
       await repository.reset(start);
       await reference(`${WALL_CLOCK}-0`, 3);
       await expect(
-        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [
-          average(2),
-          average(3),
-          average(4),
-          average(6),
-        ]),
+        repository.commit(
+          start,
+          at(`${JAN_1_2025 + 5}-0`),
+          [average(2), average(3), average(4), average(6)],
+          repository.instanceId,
+        ),
       ).resolves.toEqual({ added: 2, watermarkMs: null });
       const hours = (await redis.xrange('temps:averages', '-', '+')).map(
         ([, fields]) => fields[fields.indexOf('hour') + 1],
@@ -153,7 +200,7 @@ describe('aggregator repository: a refused commit rejects with its typed error a
         '1',
       );
       await expect(
-        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)]),
+        repository.commit(start, at(`${JAN_1_2025 + 5}-0`), [average(1)], repository.instanceId),
       ).rejects.toBeInstanceOf(ForeignEntryError);
     });
   });

@@ -102,6 +102,29 @@ describe('the fold inside Redis is the TypeScript fold, bit for bit', () => {
     await pipeline.exec();
   }
 
+  it("compares IDs past a double's precision exactly (early entries counted once)", async () => {
+    const at = DAY + HOUR_MS;
+    const entries: RawEntry[] = [
+      [`${at}-9007199254740992`, ['temp_f', '1']],
+      [`${at}-9007199254740993`, ['temp_f', '2']],
+      [`${at}-18446744073709551615`, ['temp_f', '3']],
+    ];
+    await load(entries, DAY);
+    const range: FoldRange = { start: { afterId: '0' }, untilMs: null };
+    for (const earlyThrough of [`${at}-9007199254740992`, `${at}-9007199254740993`, `${at}-1`]) {
+      const state = { ...initialState(KEY), earlyThrough };
+      const read = await repository.fold(state, range, 10);
+      const input = {
+        dayStartMs: DAY,
+        publishedUntilMs: 0,
+        watermarkMs: DAY,
+        window: EMPTY_WINDOW,
+        earlyThrough,
+      };
+      expect(read.fold.early).toEqual(foldPartition(input, entries, range, 10).early);
+    }
+  });
+
   it('for any partition, range, bound, watermark and open hour', async () => {
     await fc.assert(
       fc.asyncProperty(foldCase, async (c) => {

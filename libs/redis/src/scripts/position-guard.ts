@@ -6,7 +6,8 @@ import { RefusalCode } from '../script-errors';
  *
  *   key       the state hash
  *   fields    Lua array of its field names (from the state module's FIELDS)
- *   expected  Lua array of the values the caller read, same length and order
+ *   expected  Lua array of the values the caller read, same length and order ('' for a field the
+ *             caller found absent)
  *   writer    optional: who runs ('producer', 'reader'), for the STATE_GONE message
  *
  * HMGETs `fields` and raises the refusal as an error reply, so the script stops before writing:
@@ -26,7 +27,7 @@ local function guard_position(key, fields, expected, writer)
     error(redis.error_reply('${RefusalCode.StateGone} ' .. key .. ' disappeared from Redis' .. why))
   end
   for i = 1, #fields do
-    if saved[i] ~= expected[i] then
+    if (saved[i] or '') ~= expected[i] then
       local want, found = {}, {}
       for j = 1, #fields do
         want[j] = fields[j] .. '=' .. tostring(expected[j])

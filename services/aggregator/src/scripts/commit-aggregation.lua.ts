@@ -11,8 +11,11 @@ import { AggregatorStateHash, ProducerStateHash } from '@temps/streams';
 
 const F = AggregatorStateHash.FIELDS;
 
-/** The single-writer guard: the saved cursor must still be the one the step started from. */
-export const COMMIT_GUARD = positionGuard([F.streamKey, F.lastId], {
+/**
+ * The single-writer guard: the saved cursor, and who saved it, must still be the ones the step
+ * started from (two aggregators at the same cursor cannot both commit).
+ */
+export const COMMIT_GUARD = positionGuard([F.streamKey, F.lastId, F.writer], {
   key: 'KEYS[1]',
   firstArg: 1,
   writer: 'aggregator',
@@ -31,12 +34,13 @@ export const COMMIT_GUARD = positionGuard([F.streamKey, F.lastId], {
  * (before anything is written) rather than letting that average silently drop.
  *
  * KEYS[1] aggregating_consumer_state   KEYS[2] temps:averages   KEYS[3] producer_state
- * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id   ARGV[3] MAXLEN
- * ARGV[4] number of state field/value pairs (n), then the pairs, then the averages, each as
+ * ARGV[1] expected current_stream_key  ARGV[2] expected last_message_id
+ * ARGV[3] expected written_by ('' when the state has none)   ARGV[4] MAXLEN
+ * ARGV[5] number of state field/value pairs (n), then the pairs, then the averages, each as
  *         its ID, its field count (m) and m field/value pairs.
  * Returns { averages added, producer watermark or false }. Refuses, writing nothing, through the
- * single-writer guard (STATE_GONE: no saved state; STALE_STATE: the saved cursor is not ARGV[1],
- * ARGV[2]) or with FOREIGN_ENTRY (RefusalCode).
+ * single-writer guard (STATE_GONE: no saved state; STALE_STATE: the saved cursor or writer is not
+ * ARGV[1..3]) or with FOREIGN_ENTRY (RefusalCode).
  */
 export const COMMIT_AGGREGATION: ScriptCommand = {
   name: 'commitAggregation',
@@ -96,12 +100,12 @@ newestHour, seq = newestHour or -1, seq or 0
 local lastGenerated = last_generated_id(averages)
 local lastGeneratedMs = lastGenerated and ms_of(lastGenerated) or -1
 
-local pairs = tonumber(ARGV[4])
+local pairs = tonumber(ARGV[5])
 local fields = {}
-for i = 5, 4 + 2 * pairs do fields[#fields + 1] = ARGV[i] end
+for i = 6, 5 + 2 * pairs do fields[#fields + 1] = ARGV[i] end
 
 local added = 0
-local i = 5 + 2 * pairs
+local i = 6 + 2 * pairs
 while i <= #ARGV do
   local id, count = ARGV[i], tonumber(ARGV[i + 1])
   local hourMs = ms_of(id)
@@ -118,7 +122,7 @@ while i <= #ARGV do
       redis.call('XSETID', averages, top and top[1] or '0-0')
       lastGeneratedMs = -1
     end
-    local args = { 'XADD', averages, 'MAXLEN', '=', ARGV[3], xid }
+    local args = { 'XADD', averages, 'MAXLEN', '=', ARGV[4], xid }
     for j = i + 2, i + 1 + 2 * count do args[#args + 1] = ARGV[j] end
     seq = seq + 1
     args[#args + 1] = 'seq'

@@ -43,13 +43,19 @@ local earlyThrough = ARGV[5]
 local hour, total, n, min, max =
   tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 
-local function ms_of(id) return tonumber(match(id, '^(%d+)')) end
-local function seq_of(id) return tonumber(match(id, '-(%d+)$')) end
-local function id_after(a, b)
-  local ma, mb = ms_of(a), ms_of(b)
-  if ma ~= mb then return ma > mb end
-  return seq_of(a) > seq_of(b)
+-- Whether entry ID a comes after b. Both parts go up to 2^64 - 1, past a double's precision:
+-- compared as digit strings (canonical: no leading zeros), the longer the larger.
+local function digits_after(x, y)
+  if #x ~= #y then return #x > #y end
+  return x > y
 end
+local function id_after(a, b)
+  local ma, sa = match(a, '^(%d+)-(%d+)$')
+  local mb, sb = match(b, '^(%d+)-(%d+)$')
+  if ma ~= mb then return digits_after(ma, mb) end
+  return digits_after(sa, sb)
+end
+local function ms_of(id) return tonumber(match(id, '^(%d+)')) end
 
 local untilMs = tonumber(ARGV[11]) or math.huge
 local entries = redis.call('XRANGE', key, after, untilMs == math.huge and '+' or '(' .. ARGV[11] .. '-0', 'COUNT', bound)
@@ -111,7 +117,8 @@ for i = 1, #entries do
     end
   else
     local ms = tonumber(match(id, '^(%d+)'))
-    if ms >= watermark then
+    local outside = ms < dayStart or ms >= dayEnd
+    if not outside and ms >= watermark then
       local uncounted, through = 0, earlyThrough
       for j = i, #entries do
         local e = entries[j][1]
@@ -122,7 +129,7 @@ for i = 1, #entries do
       break
     end
     hi = nil
-    if ms < dayStart or ms >= dayEnd then
+    if outside then
       reject('wrong_partition')
     elseif ms < published then
       reject('late')
