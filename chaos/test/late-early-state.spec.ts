@@ -175,10 +175,19 @@ describe('late and early readings, and state lost under the running stack', () =
       pipeline.start('producer');
       pipeline.start('aggregator');
       pipeline.start('averages');
+      // Held mid-run (at max speed it would otherwise finish its two days in about a second, before
+      // the consumers have anything to lose): frozen once it has written four hours.
+      await eventually(
+        async () => (await redis.xlen('temps:20250101')) >= 4 * 3_600 * 2,
+        60_000,
+        5,
+      );
+      pipeline.freeze('producer', true);
       await eventually(async () => (await redis.xlen('temps:averages')) >= 3, 60_000);
       // Redis loses everything under the running stack (as a restart without persistence would).
       const producerEnds = pipeline.expectEnd('producer');
       await redis.flushall();
+      pipeline.freeze('producer', false);
       const recorder = new AveragesRecorder(server.url);
       const finished = await producerEnds;
       expect(finished.stderr).toContain(

@@ -90,37 +90,65 @@ export class AggregatorService implements StreamCursorSource {
   }
 
   /**
-   * One turn: fold the current partition in order while it has a backlog (the reader keeps the next
-   * folds queued in Redis while each step commits), for at most TURN_BUDGET_MS so health and stop
-   * requests stay responsive; then, drained, as `whenDrained` decides.
+   * One turn: fold the current partition in order while it has a backlog, for at most
+   * TURN_BUDGET_MS so health and stop requests stay responsive; then, drained, as `whenDrained`
+   * decides. Redis is never left waiting for the service: the reader keeps the next folds queued,
+   * and each step's commit is sent without waiting for the one before (on one connection they run
+   * in order, and a step whose predecessor was refused is refused by the same guard).
    */
   private async turn(): Promise<void> {
     const deadline = this.now() + TURN_BUDGET_MS;
     let state = this.position.current();
+    let writer = this.position.writer;
     const reader = new FoldReader((from, range) => this.repository.fold(from, range), state);
+    const commits: Promise<void>[] = [];
     let step: FoldStep | null = null;
-    let committed = false;
     let watermarkMs: number | null = null;
+    let readFailure: unknown = null;
     try {
       for (let read = await reader.next(); read; read = await reader.next()) {
         step = afterFold(state, read.fold, read.watermarkMs, read.fresh);
         watermarkMs = read.watermarkMs;
         this.holding = step.outcome === 'holding';
         if (step.commit) {
-          watermarkMs = await this.commit(state, step.to, step.closed);
-          [state, committed] = [step.to, true];
+          commits.push(this.commitInOrder(state, step, writer));
+          [state, writer] = [step.to, this.repository.instanceId];
         }
-        // Only once committed: a refused or failed step is decided again, and counted then.
-        this.report.folded(step, state.streamKey);
-        if (step.outcome === 'folding' && this.now() >= deadline) return; // on after the next read
+        if (step.outcome === 'folding' && this.now() >= deadline) break; // on after the next read
       }
-    } finally {
-      await reader.close();
+    } catch (error) {
+      readFailure = error;
     }
+    await reader.close();
+    // The first refused or failed commit is what to act on; a read failure otherwise.
+    const failed = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (readFailure) throw readFailure;
     // Drained: the idle path, or at once when the watermark may close the hour or the day.
-    if (step?.outcome !== 'folding' && (!committed || watermarkPassed(state, watermarkMs))) {
+    const idle = step?.outcome !== 'folding' && commits.length === 0;
+    if (idle || (step?.outcome !== 'folding' && watermarkPassed(state, watermarkMs))) {
       await this.drained(state);
     }
+  }
+
+  /**
+   * Sends a fold's step to be committed, expected over the state `writer` saved; once committed it
+   * is the state this process holds, and its readings are counted (only then: a refused step is
+   * decided again, and counted then).
+   */
+  private commitInOrder(
+    from: AggregatorState,
+    step: FoldStep,
+    writer: string | null,
+  ): Promise<void> {
+    const { to, closed } = step;
+    const done = this.repository.commit(from, to, closed, writer).then(({ added, watermarkMs }) => {
+      this.position.committed(to);
+      this.report.committed(from, to, closed, added, watermarkMs);
+      this.report.folded(step, from.streamKey);
+    });
+    done.catch(() => undefined); // settled in order by the turn
+    return done;
   }
 
   /** DRAINED: close the open hour by the watermark, move to the next day, or wait. */
