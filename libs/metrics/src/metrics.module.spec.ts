@@ -54,6 +54,7 @@ describe('MetricsModule', () => {
     expect(ours(plain)).toEqual(['temps_redis_up']);
     expect(ours(owner)).toEqual([
       'temps_aggregator_headroom_seconds',
+      'temps_redis_maxmemory_bytes',
       'temps_redis_memory_used_bytes',
       'temps_redis_up',
       'temps_stream_length',

@@ -15,6 +15,8 @@ export interface StreamStats {
 export interface RedisSnapshot {
   streams: StreamStats[];
   usedMemoryBytes: number;
+  /** Redis `maxmemory` (INFO memory): 0 when there is no limit. */
+  maxMemoryBytes: number;
   /**
    * Seconds until the oldest partition the aggregator has not finished reading expires (from its
    * saved state), or null when it has no state or nothing unread can expire.
@@ -42,7 +44,8 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
     stats.push({ stream, length, ttlSeconds: pttl >= 0 ? pttl / 1000 : null, memoryBytes: memory });
   });
   const info = String(value(3 * streams.length) ?? '');
-  const usedMemoryBytes = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+  const usedMemoryBytes = infoNumber(info, 'used_memory');
+  const maxMemoryBytes = infoNumber(info, 'maxmemory');
   const cursor = value(3 * streams.length + 1);
   const headroom =
     typeof cursor === 'string'
@@ -57,8 +60,15 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   return {
     streams: stats,
     usedMemoryBytes,
+    maxMemoryBytes,
     aggregatorHeadroomSeconds: headroom === null ? null : headroom / 1000,
   };
+}
+
+/** A numeric field of an INFO reply (`field:value` on a line of its own), NaN when absent. */
+export function infoNumber(info: string, field: string): number {
+  const value = new RegExp(`^${field}:(\\d+)\\r?$`, 'm').exec(info)?.[1];
+  return value === undefined ? NaN : Number(value);
 }
 
 /**
@@ -130,6 +140,16 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
       this.reset();
       const used = (await snapshot())?.usedMemoryBytes;
       if (used !== undefined && Number.isFinite(used)) this.set(used);
+    },
+  });
+  new Gauge({
+    name: 'temps_redis_maxmemory_bytes',
+    help: 'The memory limit of the Redis server (INFO maxmemory); 0 when it has none.',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const max = (await snapshot())?.maxMemoryBytes;
+      if (max !== undefined && Number.isFinite(max)) this.set(max);
     },
   });
   new Gauge({

@@ -25,8 +25,12 @@ afterEach(async () => {
 });
 
 /** A private Redis and an application of `service` with the metrics module on a free port. */
-async function start(service: string, streamGauges: boolean): Promise<Running> {
-  const server = await startPrivateRedis();
+async function start(
+  service: string,
+  streamGauges: boolean,
+  args: string[] = [],
+): Promise<Running> {
+  const server = await startPrivateRedis({ args });
   @Module({
     imports: [
       RedisModule.forRoot({ url: server.url, connectionName: 'metrics-test' }),
@@ -91,6 +95,18 @@ describe('/metrics', () => {
       stream('temps:20250102'),
     ]);
     for (const bytes of Object.values(memory)) expect(bytes).toBeGreaterThan(0);
+  });
+
+  it("reports Redis's maxmemory, 0 when it has none, and follows CONFIG SET", async () => {
+    const { base, redis } = await start('averages', true, ['--maxmemory', '64mb']);
+    const own = { 'service="averages"': 64 * 1024 * 1024 };
+    expect(series(await scrape(base), 'temps_redis_maxmemory_bytes')).toEqual(own);
+    await redis.config('SET', 'maxmemory', '0');
+    expect(series(await scrape(base), 'temps_redis_maxmemory_bytes')).toEqual({
+      'service="averages"': 0,
+    });
+    const text = await scrape(base);
+    expect(series(text, 'temps_redis_memory_used_bytes')['service="averages"']).toBeGreaterThan(0);
   });
 
   it("drops an expired partition's and a deleted partition's series on the next scrape", async () => {
