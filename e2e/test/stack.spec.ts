@@ -88,6 +88,10 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
         { targets: [`127.0.0.1:${ports[job.job_name as keyof typeof ports]}`] },
       ];
     }
+    // Its rule files, which Prometheus reads relative to the config file, from the repository.
+    config.rule_files = (config.rule_files ?? []).map((file: string) =>
+      join(root, 'prometheus', file),
+    );
     writeFileSync(join(scratch, 'prometheus.yml'), stringify(config));
     promPort = await freePort();
     prometheus = launch(
@@ -125,6 +129,28 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
     await eventually(async () => (await query('up == 1')).length === 3, 60_000);
     expect(dashboardQueries().length).toBeGreaterThanOrEqual(10);
     expect(await panelQueriesWithoutData(`http://127.0.0.1:${promPort}`, 90_000)).toEqual([]);
+  });
+
+  it('loads every alerting rule of prometheus/alerts.yml, and none fires on a healthy stack', async () => {
+    const expected = (
+      parse(readFileSync(join(root, 'prometheus/alerts.yml'), 'utf8')) as {
+        groups: { rules: { alert: string }[] }[];
+      }
+    ).groups
+      .flatMap((group) => group.rules.map((rule) => rule.alert))
+      .sort();
+    const rules = async () => {
+      const response = await fetch(`http://127.0.0.1:${promPort}/api/v1/rules?type=alert`);
+      const body = (await response.json()) as {
+        data: { groups: { rules: { name: string; state: string; health: string }[] }[] };
+      };
+      return body.data.groups.flatMap((group) => group.rules);
+    };
+    await eventually(async () => (await rules()).length > 0, 30_000);
+    const loaded = await rules();
+    expect(loaded.map((rule) => rule.name).sort()).toEqual(expected);
+    expect(loaded.filter((rule) => rule.health !== 'ok' && rule.health !== 'unknown')).toEqual([]);
+    expect(loaded.filter((rule) => rule.state === 'firing').map((rule) => rule.name)).toEqual([]);
   });
 
   it('stops everything on Ctrl+C within a few seconds, leaving no process behind', async () => {

@@ -45,7 +45,8 @@ const SERVICE_METRICS = [
 ];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];
-const KNOWN_METRICS = new Set([...SERVICE_METRICS, ...DEFAULT_METRICS, 'up']);
+/** Prometheus's own series: `up` per target, `ALERTS` per pending or firing alert (alerts.yml). */
+const KNOWN_METRICS = new Set([...SERVICE_METRICS, ...DEFAULT_METRICS, 'up', 'ALERTS']);
 /** Read from Redis at scrape time by every service: identical copies, so always aggregated. */
 const SHARED_METRICS = [
   'temps_stream_length',
