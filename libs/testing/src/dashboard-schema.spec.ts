@@ -46,7 +46,7 @@ describe("grafana/dashboards/temps.json against Grafana's schema (@grafana/schem
     [
       'an option value Grafana does not know',
       (d) => (panelTitled(d, 'Alerts firing').options.graphMode = 'sparkline'),
-      /^panels\[\d+\]\(Alerts firing\)\.options\.graphMode: "sparkline" is not one of "none", "area"/,
+      /^panels\[\d+\]\(Alerts firing\)\.options\.graphMode: "sparkline" is not one of "area", "line", "none"$/,
     ],
     [
       'an unknown timeseries legend option',
