@@ -196,6 +196,66 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
   });
 });
 
+describe('npm start when a service ends', () => {
+  it('names it with its exit code or signal and last stderr line, starts it again, and leaves the others running', async () => {
+    const redis = await startPrivateRedis();
+    const ports = {
+      producer: await freePort(),
+      aggregator: await freePort(),
+      averages: await freePort(),
+    };
+    const stack = launch([process.execPath, 'dist/tools/tools/src/stack.js'], {
+      REDIS_URL: redis.url,
+      STACK_WAREHOUSE_DIR: mkdtempSync(join(tmpdir(), 'temps-e2e-warehouse-')),
+      PRODUCER_PORT: String(ports.producer),
+      AGGREGATOR_PORT: String(ports.aggregator),
+      AVERAGES_PORT: String(ports.averages),
+    });
+    const pidOf = (name: string, nth = 0) =>
+      [...stack.output().matchAll(new RegExp(`^stack: started ${name} \\(pid (\\d+)\\)$`, 'gm'))][
+        nth
+      ]?.[1];
+    try {
+      await eventually(
+        async () => (await Promise.all(Object.values(ports).map(healthy))).every(Boolean),
+        60_000,
+      );
+      const aggregator = Number(pidOf('aggregator'));
+      const producer = pidOf('producer');
+      // kill -9: no line of its own; the launcher says which one ended and how.
+      process.kill(aggregator, 'SIGKILL');
+      await eventually(() => pidOf('aggregator', 1), 10_000);
+      expect(stack.output()).toMatch(
+        /^stack: aggregator was ended by SIGKILL \(it wrote nothing on stderr\); starting it again in 1 s\.$/m,
+      );
+      await eventually(() => healthy(ports.aggregator), 30_000);
+      // It resumed from its saved state: it did not start over.
+      expect(stack.output().match(/Starting aggregating consumer/g)).toHaveLength(2);
+      expect(pidOf('producer', 1)).toBeUndefined();
+      expect(pidOf('producer')).toBe(producer);
+
+      // One that exits with an error (its state is not a hash any more): its code and its last
+      // line on stderr.
+      await redis.client().set('producer_state', 'not a hash');
+      await eventually(
+        () =>
+          /^stack: producer exited with code 1 \(its last line on stderr: producer: .+\); starting it again in \d+ s\.$/m.test(
+            stack.output(),
+          ),
+        20_000,
+      );
+
+      // Ctrl+C still stops everything, a restart waiting included.
+      stack.child.kill('SIGINT');
+      expect(await stack.exited).toBe(0);
+      for (const port of Object.values(ports)) expect(await closed(port)).toBe(true);
+    } finally {
+      stack.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  });
+});
+
 describe('npm start without REDIS_URL', () => {
   it('starts a private redis-server when none answers, and stops it with the stack', async () => {
     const unused = await freePort();

@@ -4,7 +4,8 @@
 // answering on localhost:6379, else a private redis-server started (and stopped) here with the
 // compose file's Redis options. The averages service stores every hourly average in WAREHOUSE_URL,
 // else in an embedded PostgreSQL (PGlite) in STACK_WAREHOUSE_DIR (default .data/warehouse), so
-// nothing needs installing. Ctrl+C stops everything.
+// nothing needs installing. A service that ends is started again, as compose's restart policy
+// would (see run-together.ts); Ctrl+C stops everything.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -126,6 +127,11 @@ async function main(): Promise<void> {
     ],
     {
       env: { ...env, REDIS_URL: redisUrl },
+      // As compose's `restart: unless-stopped`: a service that ends is named with its exit code and
+      // last line on stderr, and started again after a back-off (1 s doubling to 30 s); the others
+      // go on. Each resumes from what Redis holds (the producer with --resume, the aggregator its
+      // saved state), so a restart loses or repeats nothing.
+      restart: 'unless-stopped',
       onExit: async (code) => {
         await stopRedis();
         process.exit(code);

@@ -1,6 +1,7 @@
 export * from './corrupt-state-error';
 export * from './partitions';
 export * from './redis-client';
+export * from './redis-error-class';
 export * from './redis-probe';
 export * from './redis-streams.server';
 export * from './redis-url';
@@ -8,3 +9,4 @@ export * from './redis.module';
 export * from './script-errors';
 export * from './scripts';
 export * from './stream-info';
+export * from './transient-errors';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Payload } from '@nestjs/microservices';
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import {
   RedisStreamsServer,
   StreamEventPattern,
@@ -113,7 +113,7 @@ function idsOf(event: StreamReadEvent): string[] {
 /** Every transport a test made: closed after it, so a test that failed leaves no loop running. */
 const servers: RedisStreamsServer[] = [];
 
-function transport(count = 10, onTurn?: () => void) {
+function transport(count = 10, onTurn?: () => void, onBlocked?: (reason: string) => void) {
   const redis = new FakeRedis();
   const consumer = new Consumer();
   const server = new RedisStreamsServer({
@@ -123,6 +123,8 @@ function transport(count = 10, onTurn?: () => void) {
     count,
     blockMs: 10,
     onTurn,
+    onBlocked,
+    backoff: { firstMs: 20, maxMs: 40 },
   });
   servers.push(server);
   const listen = () =>
@@ -247,6 +249,61 @@ describe('RedisStreamsServer read loop', () => {
     expect(logged.mock.calls).toEqual([
       ['Reading or handling failed; retrying from the committed position: boom'],
     ]);
+  });
+
+  it('a refusal that clears by itself (MISCONF, BUSY, READONLY): reports the reason, one line, backs off, reads the same position again, never ends', async () => {
+    const blocked: string[] = [];
+    const turns: number[] = [];
+    const { server, reader, consumer, listen } = transport(
+      10,
+      () => turns.push(Date.now()),
+      (r) => blocked.push(r),
+    );
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const said = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    reader.add('s', '1-0');
+    const refusals = [
+      'MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk. Commands are disabled.',
+      "READONLY You can't write against a read only replica. script: 936969dfe385d20f018c3af5fd07dec55ad3cb84, on @user_script:1.",
+      'MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk. Commands are disabled.',
+      'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+    ];
+    const times: number[] = [];
+    const handled = handleWith(server, (event) => {
+      times.push(Date.now());
+      const refusal = refusals.shift();
+      if (refusal) throw new ReplyError(refusal);
+      commitAll(consumer)(event);
+    });
+    await listen();
+    await until(() => consumer.position === '1-0');
+    expect(handled.map(({ ids, cursor }) => [ids, cursor])).toEqual(
+      Array.from({ length: 5 }, () => [['1-0'], [['s', '0-0']]]),
+    );
+    expect(blocked).toEqual([
+      'Redis refuses writes: it cannot persist to disk (MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk.)',
+      "Redis refuses writes: it is a read-only replica (a failover?) (READONLY You can't write against a read only replica.)",
+      'Redis refuses writes: it cannot persist to disk (MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk.)',
+      "Redis is busy running another client's script (BUSY Redis is busy running a script.)",
+    ]);
+    // One line per kind while it lasts, none as a failure; one when it clears.
+    expect(warned.mock.calls.map(([line]) => String(line).split(' (')[0])).toEqual([
+      'Redis refuses writes: it cannot persist to disk',
+      'Redis refuses writes: it is a read-only replica',
+      "Redis is busy running another client's script",
+    ]);
+    expect(logged).not.toHaveBeenCalled();
+    expect(
+      said.mock.calls.filter(([l]) => String(l).startsWith('Redis accepts the work again')),
+    ).toHaveLength(1);
+    // Waits of 20, 40, 40, 40 ms between attempts (the back-off, capped).
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    expect(gaps.slice(0, 2).map((g) => g >= 19)).toEqual([true, true]);
+    expect(gaps[1]).toBeGreaterThanOrEqual(39);
+    expect(consumer.failed).toHaveBeenCalledTimes(4);
+    expect(turns.length).toBeGreaterThan(0);
+    await server.close();
+    await expect(server.finished).resolves.toBeUndefined();
   });
 
   it('ends `finished` with a fatal error, without retrying it', async () => {

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import { finalize, lastValueFrom, throwError, type Observable } from 'rxjs';
+import { TransientRetry, transientCause } from './transient-errors';
 
 /** An entry: its ID as text, its fields as raw bytes (decoding every field to text would cost more
  * than the rest of a consumer's work; consumers decode what they use). */
@@ -46,6 +47,13 @@ export interface RedisStreamsServerOptions {
   blockMs?: number;
   /** Called after every read the handler took without an error (for the health check). */
   onTurn?: () => void;
+  /**
+   * Called while Redis refuses for a while (MISCONF, BUSY, READONLY…: TransientCode), with the
+   * reason, before the same position is tried again after a back-off (for the health check).
+   */
+  onBlocked?: (reason: string) => void;
+  /** The back-off after such a refusal: the first wait and the longest (ms; 1 s and 10 s). */
+  backoff?: { firstMs: number; maxMs: number };
 }
 
 export class RedisStreamsContext extends BaseRpcContext<[StreamCursor]> {
@@ -85,7 +93,9 @@ export function StreamEventPattern(pattern: string): MethodDecorator {
  * @EventPattern handler, waiting for it before reading on. Handler errors propagate back here (with
  * `StreamHandlerErrorFilter` installed, as the error thrown): they are logged (at most once per
  * 30 s) and the read is retried from the consumer's committed position after a pause, so a bad
- * moment never crashes or skips anything.
+ * moment never crashes or skips anything. A refusal that clears by itself (RedisTransientError:
+ * MISCONF, BUSY, READONLY…) is reported to `onBlocked` with its reason and retried with back-off
+ * (1 s doubling to 10 s); it never ends the consumer.
  */
 export class RedisStreamsServer
   extends Server<ReaderEvents, Status>
@@ -99,10 +109,13 @@ export class RedisStreamsServer
   private stopping = false;
   /** A failing read or handler is retried every 500 ms: one line per 30 s while it lasts. */
   private readonly errorLog = new ThrottledLogger(this.logger);
+  /** Redis refusing for a while: one line, back-off 1 s → 10 s, one line when it clears. */
+  private readonly transient: TransientRetry;
   private fatal: Error | null = null;
 
   constructor(private readonly options: RedisStreamsServerOptions) {
     super();
+    this.transient = new TransientRetry(this.logger, options.backoff);
   }
 
   /**
@@ -201,7 +214,7 @@ export class RedisStreamsServer
   }
 
   private async run(reader: Redis): Promise<void> {
-    const { pattern, source, count = 10_000, blockMs = 1_000, onTurn } = this.options;
+    const { pattern, source, count = 10_000, blockMs = 1_000, onTurn, onBlocked } = this.options;
     const read = async (cursor: StreamCursor, block: boolean): Promise<StreamReadEvent> => {
       // Nothing to read for now (the consumer says so): an idle turn, as if a read timed out.
       if (cursor.length === 0) {
@@ -249,6 +262,7 @@ export class RedisStreamsServer
           { pattern, data: event },
           new RedisStreamsContext([cursor]),
         );
+        this.transient.succeeded();
         onTurn?.();
       } catch (error) {
         if (this.stopping) break;
@@ -257,10 +271,26 @@ export class RedisStreamsServer
           this.fatal = fatal;
           break;
         }
-        this.reportError(error as Error);
         source.failed?.(error as Error);
-        await sleep(500);
+        // A refusal that clears by itself: nothing was committed; the reason goes to /health and
+        // one line, and the same position is tried again after a back-off.
+        const transient = transientCause(error);
+        if (transient) {
+          onBlocked?.(transient.reason);
+          await this.pause(this.transient.refused(transient));
+          continue;
+        }
+        this.reportError(error as Error);
+        await this.pause(500);
       }
+    }
+  }
+
+  /** Waits `ms`, or less if the transport is closed meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    const step = 100;
+    for (let waited = 0; waited < ms && !this.stopping; waited += step) {
+      await sleep(Math.min(step, ms - waited));
     }
   }
 

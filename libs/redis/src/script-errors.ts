@@ -1,4 +1,5 @@
 import { ReplyError } from 'ioredis';
+import { RedisTransientError, isTransientCode } from './transient-errors';
 
 /**
  * Why a script refused to write: the first word of its error reply, as in
@@ -83,14 +84,17 @@ const TYPED = new Map<string, ErrorType>([
 
 /**
  * The typed error for an error reply from Redis, by its leading code word: a script's refusal
- * (RefusalCode) or one of Redis's own (OOM). Anything else is returned as it is. The one place that
+ * (RefusalCode), one of Redis's own (OOM), or a refusal that clears by itself
+ * (RedisTransientError, TransientCode). Anything else is returned as it is. The one place that
  * reads the text of an error reply; the original stays as `cause`. A refusal raised with error()
  * keeps its text: the ` script: <sha>, on @user_script:<line>.` Redis appends is dropped.
  */
 export function typedRedisError(error: unknown): unknown {
   if (!(error instanceof ReplyError)) return error;
   const { message } = error as Error;
-  const Type = TYPED.get(message.split(' ', 1)[0]);
+  const code = message.split(' ', 1)[0];
+  if (isTransientCode(code)) return new RedisTransientError(message, { cause: error });
+  const Type = TYPED.get(code);
   return Type ? new Type(message.replace(RAISED_BY, ''), { cause: error }) : error;
 }
 

@@ -1,5 +1,6 @@
 export * from './free-port';
 export * from './private-redis';
+export * from './redis-refusals';
 export * from './redis-snapshot';
 export * from './service-process';
 export * from './expected-averages';

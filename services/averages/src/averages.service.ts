@@ -35,6 +35,11 @@ export class AveragesService implements StreamCursorSource {
   private waiting = false;
   /** IDs this process has read, oldest first: where to go back to if the stream is set back. */
   private readonly recent: string[] = [];
+  /**
+   * The last entry whose line this process printed but may not have saved yet: a save refused for
+   * a while (MISCONF, READONLY…) is tried again with the same entries, which are not printed twice.
+   */
+  private printedThrough: string | null = null;
   /** Stands by while another reader saves the position; takes over once it is quiet. */
   private readonly writer: SingleWriter<ReaderState | null>;
 
@@ -105,6 +110,8 @@ export class AveragesService implements StreamCursorSource {
     this.waiting = false;
     let { lastSeq } = this.state;
     const lines: string[] = [];
+    const printed = this.printedThrough;
+    const fresh = (id: string) => printed === null || compareEntryIds(id, printed) > 0;
     let read = 0;
     let missed = 0;
     let malformed = 0;
@@ -114,7 +121,9 @@ export class AveragesService implements StreamCursorSource {
       const average = decodeAverage(fields.map((field) => field.toString()));
       if (!average) {
         malformed++;
-        this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
+        if (fresh(id)) {
+          this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: not an hourly average.`);
+        }
         continue;
       }
       // Averages without `seq` (the exercise's own format) cannot tell what was trimmed, nor can a
@@ -122,18 +131,21 @@ export class AveragesService implements StreamCursorSource {
       if (average.seq !== null && lastSeq !== null && average.seq > lastSeq + 1) {
         const gap = average.seq - lastSeq - 1;
         missed += gap;
-        lines.push(
-          `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
-        );
+        if (fresh(id))
+          lines.push(
+            `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
+          );
       }
       if (average.seq !== null) lastSeq = Math.max(lastSeq ?? 0, average.seq);
-      lines.push(this.highlight(describeAverage(average)));
+      if (fresh(id)) lines.push(this.highlight(describeAverage(average)));
       read++;
     }
     // Printed before the position is saved: a crash in between prints a line again on restart,
     // never loses one.
     lines.forEach((line) => this.print(line));
-    if (!(await this.saveOrYield({ lastId: entries[entries.length - 1][0], lastSeq }))) return;
+    const lastId = entries[entries.length - 1][0];
+    if (fresh(lastId)) this.printedThrough = lastId;
+    if (!(await this.saveOrYield({ lastId, lastSeq }))) return;
     this.metrics.read.inc(read);
     this.metrics.missed.inc(missed);
     this.metrics.malformed.inc(malformed);
@@ -155,6 +167,7 @@ export class AveragesService implements StreamCursorSource {
     this.logger.warn(
       `${AVERAGES_STREAM} was set back (entries after ${lastId} were deleted); reading on from there.`,
     );
+    this.printedThrough = null; // what comes after it now is new, whatever its ID
     await this.saveOrYield({ ...this.state, lastId });
   }
 
@@ -196,6 +209,7 @@ export class AveragesService implements StreamCursorSource {
       }
     }
     this.recent.length = 0;
+    this.printedThrough = null;
     return false;
   }
 
@@ -203,6 +217,7 @@ export class AveragesService implements StreamCursorSource {
   private async watchOther(): Promise<void> {
     const saved = await this.repository.load();
     if (this.writer.poll(saved && position(saved)) === 'wait') return;
+    this.printedThrough = null;
     this.state = position(saved ?? (await this.repository.initialize(START)));
     this.logger.warn(
       `${AVERAGES_READER_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
-import { StaleStateError, StateGoneError } from '@temps/redis';
+import { ReplyError } from 'ioredis';
+import { StaleStateError, StateGoneError, typedRedisError } from '@temps/redis';
 import { ReadingGenerator } from '@temps/streams';
 import { Registry } from 'prom-client';
 import type { RunnerClock } from './producer.constants';
@@ -32,6 +33,8 @@ class FakeRepository implements Pick<
   readonly written: number[] = [];
   /** Runs before the next write's guard (once): another process acting meanwhile. */
   beforeWrite: (() => void) | null = null;
+  /** Every write is refused with `reply` (typed, as the real repository raises it) until `untilMs`. */
+  refuse: { reply: string; untilMs: number; now: () => number } | null = null;
 
   async progress(): Promise<Progress | null> {
     const { state } = this;
@@ -51,6 +54,9 @@ class FakeRepository implements Pick<
     const hook = this.beforeWrite;
     this.beforeWrite = null;
     hook?.();
+    if (this.refuse && this.refuse.now() < this.refuse.untilMs) {
+      throw typedRedisError(new ReplyError(this.refuse.reply));
+    }
     const { state } = this;
     if (!state)
       throw new StateGoneError(
@@ -213,5 +219,52 @@ describe('ProducerRunner decisions (fake repository, fake clock)', () => {
     expect(clock.ms - started).toBe(12_000);
     expect(repository.written[0]).toBe(JAN_1_2025 + HOUR_MS + 3_000);
     expect(repository.state?.watermarkMs).toBe(JAN_1_2025 + 3 * HOUR_MS);
+  });
+
+  it.each([
+    [
+      'MISCONF',
+      'MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk. Commands that may modify the data set are disabled.',
+    ],
+    [
+      'BUSY',
+      'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+    ],
+    ['READONLY', "READONLY You can't write against a read only replica."],
+    ['LOADING', 'LOADING Redis is loading the dataset in memory'],
+  ])(
+    'a refusal that clears by itself (%s): unhealthy with the reason, one line, back-off 1 s doubling, then on from Redis without a gap or a repeat',
+    async (code, reply) => {
+      const { runner, repository, clock } = newTestRunner();
+      const heartbeat = (runner as unknown as { heartbeat: Heartbeat }).heartbeat;
+      const reasons: (string | null)[] = [];
+      const load = repository.loadRun.bind(repository);
+      repository.loadRun = async () => {
+        reasons.push(heartbeat.blockedBy());
+        return load();
+      };
+      const started = clock.ms;
+      repository.refuse = { reply, untilMs: started + 5_000, now: () => clock.now() };
+      await runner.run();
+      // Refused for 5 s: waited 1 + 2 + 4 s, unhealthy with the reason meanwhile, said so once.
+      expect(clock.ms - started).toBe(7_000);
+      expect(reasons[0]).toBeNull(); // resuming, before the first batch
+      expect(reasons[1]).toContain(`(${code} `);
+      expect(warnings.filter((w) => w.includes(`(${code} `))).toHaveLength(1);
+      expect(heartbeat.blockedBy()).toBeNull();
+      // The refused batches wrote nothing; the run is written to its end exactly once.
+      expect(repository.written).toEqual([JAN_1_2025, JAN_1_2025 + 2 * HOUR_MS]);
+      expect(repository.state?.watermarkMs).toBe(JAN_1_2025 + 3 * HOUR_MS);
+    },
+  );
+
+  it('a refusal that does not clear by itself (ERR, NOPERM) still ends the run', async () => {
+    const { runner, repository } = newTestRunner();
+    repository.refuse = {
+      reply: "NOPERM this user has no permissions to run the 'evalsha' command",
+      untilMs: Infinity,
+      now: () => 0,
+    };
+    await expect(runner.run()).rejects.toThrow('NOPERM');
   });
 });

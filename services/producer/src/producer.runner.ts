@@ -7,6 +7,8 @@ import {
   RedisOutOfMemoryError,
   StaleStateError,
   StateGoneError,
+  TransientRetry,
+  transientCause,
 } from '@temps/redis';
 import { SingleWriter } from '@temps/runtime';
 import {
@@ -59,6 +61,8 @@ export class ProducerRunner {
   private readonly logger = new Logger('Producer');
   /** A blocked write is retried every second: one line per 30 s while it lasts. */
   private readonly blockedLog = new ThrottledLogger(this.logger);
+  /** Redis refusing for a while (MISCONF, BUSY, READONLY…): one line, back-off 1 s → 10 s. */
+  private readonly transient = new TransientRetry(this.logger);
   private readonly stopping = new AbortController();
   /** Another producer writing this run: wait until its state is quiet, then take over. */
   private readonly writer: SingleWriter<string>;
@@ -80,52 +84,88 @@ export class ProducerRunner {
   }
 
   async run(): Promise<void> {
-    let run = await this.prepareRun();
+    let run = await this.throughTransient(() => this.prepareRun());
     while (run) {
       try {
         await this.write(run);
         return;
       } catch (error) {
         if (this.stopping.signal.aborted) throw error;
-        if (error instanceof ForeignDataError) {
-          // Someone else's key or entries where this run must write: a bounded run says so and
-          // ends; a following producer keeps trying (unhealthy meanwhile) until they are removed.
-          if (run.endMs !== null) throw new BlockedPartitionError(error.detail);
-          this.reportBlocked(error.detail);
-          await this.pause(1_000);
-        } else if (error instanceof RedisOutOfMemoryError) {
-          // Redis refused the whole batch (a script that writes is refused before it runs): a
-          // bounded run says why and ends; a following one waits for expiry to free memory.
-          const full = await this.describeFull(run);
-          if (run.endMs !== null) throw new RedisFullError(full);
-          this.reportBlocked(full);
-          await this.pause(1_000);
-        } else if (error instanceof StateGoneError) {
-          // The run this process was writing is no longer in Redis: never write it back from memory.
-          throw new RunLostError(`${error.detail}; start the producer again to begin a new run.`);
-        } else if (error instanceof StaleStateError) {
-          // The saved run is not this one at this batch's start: another run replaced it (stop),
-          // this process's own batch applied just before a connection dropped and sent again by
-          // ioredis (go on quietly), or another producer writing the same run (stand by).
-          const progress = await this.repository.progress();
-          if (progress && progress.runId !== run.runId) {
-            throw new RunLostError(
-              `${PRODUCER_STATE_KEY} now holds run ${progress.runId}, not this producer run ${run.runId}: another producer started a new run, so this one stops.`,
-            );
-          }
-          if (progress && !progress.mine) await this.waitForOther(progress.watermarkMs);
-        } else {
-          throw error;
-        }
-        // Redis holds the truth: continue from the saved position.
-        run = await this.repository.loadRun();
-        if (!run) {
-          throw new RunLostError(
-            `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran; start the producer again to begin a new run.`,
-          );
-        }
+        const failed = run;
+        run = await this.throughTransient(() => this.recover(failed, error));
+        if (this.stopping.signal.aborted) return;
       }
     }
+  }
+
+  /**
+   * Runs `attempt` until it does not fail with a refusal that clears by itself (TransientCode:
+   * MISCONF, BUSY, READONLY…): meanwhile unhealthy with the reason, one line, back-off 1 s → 10 s.
+   * A refused batch wrote nothing (a script is refused before its first write), and the next one
+   * starts from the position Redis holds, so nothing is lost or written twice.
+   */
+  private async throughTransient<T>(attempt: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const transient = transientCause(error);
+        if (!transient || this.stopping.signal.aborted) throw error;
+        this.heartbeat.blocked(transient.reason);
+        await this.pause(this.transient.refused(transient));
+      }
+    }
+  }
+
+  /**
+   * After a failed write: decides by the error's type whether to end, wait or stand by, and returns
+   * the run as Redis holds it to go on from.
+   */
+  private async recover(run: SavedRun, error: unknown): Promise<SavedRun> {
+    const transient = transientCause(error);
+    if (transient) {
+      // Refused for a while (MISCONF, BUSY, READONLY…): the batch wrote nothing. Unhealthy with the
+      // reason, one line, back-off; then on from the position Redis holds.
+      this.heartbeat.blocked(transient.reason);
+      await this.pause(this.transient.refused(transient));
+    } else if (error instanceof ForeignDataError) {
+      // Someone else's key or entries where this run must write: a bounded run says so and
+      // ends; a following producer keeps trying (unhealthy meanwhile) until they are removed.
+      if (run.endMs !== null) throw new BlockedPartitionError(error.detail);
+      this.reportBlocked(error.detail);
+      await this.pause(1_000);
+    } else if (error instanceof RedisOutOfMemoryError) {
+      // Redis refused the whole batch (a script that writes is refused before it runs): a
+      // bounded run says why and ends; a following one waits for expiry to free memory.
+      const full = await this.describeFull(run);
+      if (run.endMs !== null) throw new RedisFullError(full);
+      this.reportBlocked(full);
+      await this.pause(1_000);
+    } else if (error instanceof StateGoneError) {
+      // The run this process was writing is no longer in Redis: never write it back from memory.
+      throw new RunLostError(`${error.detail}; start the producer again to begin a new run.`);
+    } else if (error instanceof StaleStateError) {
+      // The saved run is not this one at this batch's start: another run replaced it (stop),
+      // this process's own batch applied just before a connection dropped and sent again by
+      // ioredis (go on quietly), or another producer writing the same run (stand by).
+      const progress = await this.repository.progress();
+      if (progress && progress.runId !== run.runId) {
+        throw new RunLostError(
+          `${PRODUCER_STATE_KEY} now holds run ${progress.runId}, not this producer run ${run.runId}: another producer started a new run, so this one stops.`,
+        );
+      }
+      if (progress && !progress.mine) await this.waitForOther(progress.watermarkMs);
+    } else {
+      throw error;
+    }
+    // Redis holds the truth: continue from the saved position.
+    const saved = await this.repository.loadRun();
+    if (!saved) {
+      throw new RunLostError(
+        `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran; start the producer again to begin a new run.`,
+      );
+    }
+    return saved;
   }
 
   /** Another process writes this run: say so once, wait until it has been quiet for 10 s. */
@@ -271,6 +311,7 @@ export class ProducerRunner {
       await sent;
       confirmedMs = watermarkMs;
       this.heartbeat.beat();
+      this.transient.succeeded();
       written += readings;
       this.metrics.readingsProduced.inc(readings);
       this.metrics.batchesWritten.inc();
