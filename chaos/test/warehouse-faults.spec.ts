@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import {
   PrivatePostgres,
   checkWarehouseRows,
@@ -102,6 +103,106 @@ describe('warehouse faults during a 10-day run: averages consumer killed, Postgr
       expect(restarts).toBe(PG_RESTARTS);
       expect(unhealthySeen).toBeGreaterThanOrEqual(1);
     } finally {
+      await pipeline.stop();
+      await pg.destroy();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a stuck warehouse during a 10-day run: hourly_averages locked by another session, PostgreSQL frozen', () => {
+  it('reports it (503) within seconds each time and ends with every hour in the table once', async () => {
+    const redis = await startPrivateRedis();
+    const pg = await PrivatePostgres.start();
+    const pipeline = await Pipeline.create(redis.url, RUN, {
+      WAREHOUSE_URL: pg.url(),
+      PRODUCER_SPEED: String(SPEED),
+    });
+    const STUCK_MS = 6_000;
+    const toUnhealthy: number[] = [];
+    let locks = 0;
+    let freezes = 0;
+    try {
+      pipeline.start('producer');
+      pipeline.start('aggregator');
+      pipeline.start('averages');
+      const producerDone = pipeline.expectEnd('producer');
+      let finished = false;
+      void producerDone.then(() => (finished = true));
+      // Wait for the sink's first rows (the tables exist), then alternate: lock, freeze, ...
+      await eventually(
+        async () => (await queryRows(pg.url(), 'select 1 from warehouse_position')).length > 0,
+        60_000,
+        250,
+      );
+      while (!finished) {
+        await pause(1_500, 3_000);
+        if (finished) break;
+        const stuckAt = Date.now();
+        let release: () => Promise<void>;
+        if ((locks + freezes) % 2 === 0) {
+          const holder = new Client({ connectionString: pg.url() });
+          await holder.connect();
+          await holder.query('begin');
+          await holder.query('lock table hourly_averages in access exclusive mode');
+          locks++;
+          release = async () => {
+            await holder.query('rollback');
+            await holder.end();
+          };
+        } else {
+          pg.freeze();
+          freezes++;
+          release = async () => pg.thaw();
+        }
+        try {
+          await eventually(
+            async () => (await pipeline.health('averages')) === 503,
+            STUCK_MS + 4_000,
+            100,
+          ).then(
+            () => toUnhealthy.push(Date.now() - stuckAt),
+            () => undefined,
+          );
+          await new Promise((r) => setTimeout(r, Math.max(0, stuckAt + STUCK_MS - Date.now())));
+        } finally {
+          await release();
+        }
+      }
+      expect((await producerDone).code).toBe(0);
+      await eventually(
+        async () =>
+          (
+            await queryRows<{ last_seq: string }>(
+              pg.url(),
+              'select last_seq from warehouse_position',
+            )
+          )[0]?.last_seq === '240',
+        120_000,
+        250,
+      ).catch(() => {
+        throw new Error(`the warehouse did not reach hour 240:\n${pipeline.describe()}`);
+      });
+      await pipeline.stop();
+
+      const problems: string[] = [];
+      const rows = await queryRows<WarehousePanelRow>(pg.url(), warehousePanelSql());
+      const tally = checkWarehouseRows(rows, expectedHours(RUN), problems);
+      recordRow({
+        fault: `Warehouse stuck ${STUCK_MS / 1000} s: hourly_averages locked ×${locks}, PostgreSQL frozen (SIGSTOP) ×${freezes}`,
+        injected: locks + freezes,
+        checkedIn: 'warehouse',
+        ...tally,
+        notes: `stuck → /health 503 after ${toUnhealthy.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}`,
+      });
+      expect(pipeline.crashes).toEqual([]);
+      expect(problems.slice(0, 10)).toEqual([]);
+      expect(tally).toEqual({ checked: 240, lost: 0, doubled: 0, wrong: 0 });
+      expect(locks).toBeGreaterThanOrEqual(1);
+      expect(freezes).toBeGreaterThanOrEqual(1);
+      expect(toUnhealthy).toHaveLength(locks + freezes);
+    } finally {
+      pg.thaw();
       await pipeline.stop();
       await pg.destroy();
       await redis.stop();

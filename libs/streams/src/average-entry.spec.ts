@@ -3,6 +3,7 @@ import { hourTotals } from '@temps/testing';
 import {
   averageEntryId,
   averageFields,
+  averageProblem,
   decodeAverage,
   describeAverage,
   type AverageMessage,
@@ -191,7 +192,6 @@ describe('decodeAverage', () => {
     ['date', '25/01/01'],
     ['date', '2025/1/1'],
     ['hour', ''],
-    ['hour', '24'],
     ['hour', '-1'],
     ['hour', '007'],
     ['hour', 'x'],
@@ -256,5 +256,79 @@ describe('describeAverage', () => {
     expect(describeAverage(message!)).toBe(
       'Average temperature for 2025/06/15 at 14 was 3F (2 observations).',
     );
+  });
+});
+
+describe('averageProblem: what neither the reader prints nor the warehouse stores', () => {
+  const whole = {
+    hour: '5',
+    date: '2025/01/02',
+    average_temp_f: '-3',
+    num_observations: '3600',
+    mean_temp_f: '-3.1416',
+    min_temp_f: '-20',
+    max_temp_f: '12',
+    seq: '30',
+  };
+  const problem = (change: Record<string, string>) =>
+    averageProblem(decodeAverage(flat({ ...whole, ...change }))!);
+
+  it.each([
+    [{}],
+    [{ date: '2024/02/29' }],
+    [{ date: '0001/01/01' }],
+    [{ date: '9999/12/31', hour: '23' }],
+    [{ hour: '00' }],
+    [{ average_temp_f: '2147483647' }],
+    [{ average_temp_f: '-2147483648' }],
+    [{ average_temp_f: '-00002147483648.5' }],
+    [{ num_observations: '2147483647' }],
+    [{ num_observations: '0001' }],
+    [{ mean_temp_f: `${'9'.repeat(131_072)}.${'1'.repeat(16_383)}` }],
+    [{ seq: String(Number.MAX_SAFE_INTEGER) }],
+  ])('passes a whole average (%#)', (change) => {
+    expect(problem(change)).toBeNull();
+  });
+
+  it.each([
+    [{ date: '2025/02/30' }, 'date 2025/02/30 is not a day of the calendar'],
+    [{ date: '2025/02/29' }, 'date 2025/02/29 is not a day of the calendar'],
+    [{ date: '2025/13/01' }, 'date 2025/13/01 is not a day of the calendar'],
+    [{ date: '0000/01/01' }, 'date 0000/01/01 is not a day of the calendar'],
+    [{ hour: '24' }, 'hour 24 is outside 0…23'],
+    [{ hour: '99' }, 'hour 99 is outside 0…23'],
+    [
+      { average_temp_f: '3000000000' },
+      'average_temp_f 3000000000 is outside -2147483648…2147483647',
+    ],
+    [
+      { average_temp_f: '2147483648' },
+      'average_temp_f 2147483648 is outside -2147483648…2147483647',
+    ],
+    [
+      { average_temp_f: '-2147483649.5' },
+      'average_temp_f -2147483649.5 is outside -2147483648…2147483647',
+    ],
+    [
+      { average_temp_f: `1.${'0'.repeat(16_384)}` },
+      "average_temp_f 1.00000000000000… (16386 characters) has more digits than PostgreSQL's numeric holds",
+    ],
+    [{ num_observations: '0' }, 'num_observations 0 is outside 1…2147483647'],
+    [{ num_observations: '2147483648' }, 'num_observations 2147483648 is outside 1…2147483647'],
+    [
+      { num_observations: '9'.repeat(400) },
+      'num_observations 9999999999999999… (400 characters) is outside 1…2147483647',
+    ],
+    [
+      { mean_temp_f: '9'.repeat(131_073) },
+      "mean_temp_f 9999999999999999… (131073 characters) has more digits than PostgreSQL's numeric holds",
+    ],
+    [
+      { min_temp_f: `0.${'5'.repeat(16_384)}` },
+      "min_temp_f 0.55555555555555… (16386 characters) has more digits than PostgreSQL's numeric holds",
+    ],
+    [{ seq: '9007199254740993' }, 'seq is beyond 9007199254740991'],
+  ])('names what cannot be: %#', (change, reason) => {
+    expect(problem(change)).toBe(reason);
   });
 });

@@ -64,7 +64,7 @@ export function decodeAverage(fields: readonly string[]): AverageMessage | null 
     'max_temp_f',
   ].map((name) => map.get(name));
   if (!date || !/^\d{4}\/\d{2}\/\d{2}$/.test(date)) return null;
-  if (!hour || !/^\d{1,2}$/.test(hour) || Number(hour) > 23) return null;
+  if (!hour || !/^\d{1,2}$/.test(hour)) return null;
   if (!averageTempF || !DECIMAL.test(averageTempF)) return null;
   if (!observations || !/^\d+$/.test(observations)) return null;
   if (seq !== undefined && !/^\d+$/.test(seq)) return null;
@@ -80,6 +80,67 @@ export function decodeAverage(fields: readonly string[]): AverageMessage | null 
     seq: seq === undefined ? null : Number(seq),
     exact,
   };
+}
+
+/** PostgreSQL's `integer`, the type of the warehouse's `average_temp_f` and `num_observations`. */
+const INT32 = { min: -2_147_483_648, max: 2_147_483_647 };
+/** PostgreSQL's `numeric` (mean, min, max): at most this many digits before and after the point. */
+const NUMERIC_DIGITS = { before: 131_072, after: 16_383 };
+
+/**
+ * Why an average, well formed as decodeAverage reads it, names an hour or a value that cannot be:
+ * a day the calendar does not have (2025/02/30, year 0000), an hour 24, a figure outside the warehouse's
+ * column (an integer beyond ±2^31, a decimal beyond PostgreSQL's numeric), no observations, a
+ * `seq` past 2^53. Null when the average is whole. One rule for both readers of temps:averages:
+ * the averages reader prints only what passes, and the warehouse sink stores only what passes
+ * (setting the rest aside with this reason), so the console and the warehouse agree.
+ */
+export function averageProblem(message: AverageMessage): string | null {
+  const [year, month, day] = message.date.split('/').map(Number);
+  const start = new Date(0);
+  start.setUTCFullYear(year, month - 1, day);
+  if (year < 1 || start.getUTCMonth() !== month - 1 || start.getUTCDate() !== day) {
+    return `date ${message.date} is not a day of the calendar`;
+  }
+  if (Number(message.hour) > 23) return `hour ${message.hour} is outside 0…23`;
+  if (!withinInt32(message.averageTempF.split('.')[0])) {
+    return `average_temp_f ${clip(message.averageTempF)} is outside ${INT32.min}…${INT32.max}`;
+  }
+  if (!fitsNumeric(message.averageTempF)) {
+    return `average_temp_f ${clip(message.averageTempF)} has more digits than PostgreSQL's numeric holds`;
+  }
+  if (!withinInt32(message.observations) || Number(message.observations) < 1) {
+    return `num_observations ${clip(message.observations)} is outside 1…${INT32.max}`;
+  }
+  if (message.seq !== null && !Number.isSafeInteger(message.seq)) {
+    return `seq is beyond ${Number.MAX_SAFE_INTEGER}`;
+  }
+  for (const [name, value] of Object.entries(message.exact ?? {})) {
+    if (!fitsNumeric(value)) {
+      return `${name}_temp_f ${clip(value)} has more digits than PostgreSQL's numeric holds`;
+    }
+  }
+  return null;
+}
+
+/** An integer written as an optional minus and decimal digits (leading zeros allowed). */
+function withinInt32(integer: string): boolean {
+  if (integer.replace(/^-?0*/, '').length > 10) return false;
+  const value = Number(integer);
+  return value >= INT32.min && value <= INT32.max;
+}
+
+function fitsNumeric(decimal: string): boolean {
+  const [whole, fraction = ''] = decimal.replace('-', '').split('.');
+  return (
+    whole.replace(/^0+/, '').length <= NUMERIC_DIGITS.before &&
+    fraction.length <= NUMERIC_DIGITS.after
+  );
+}
+
+/** A value for a one-line reason: a huge one is cut, with its length. */
+function clip(value: string): string {
+  return value.length <= 24 ? value : `${value.slice(0, 16)}… (${value.length} characters)`;
 }
 
 /** The averages reader's line for an entry (the seed's wording). */

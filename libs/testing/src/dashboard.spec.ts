@@ -42,6 +42,7 @@ const SERVICE_METRICS = [
   'temps_warehouse_lag_hours',
   'temps_warehouse_missed_total',
   'temps_warehouse_write_errors_total',
+  'temps_warehouse_set_aside_total',
 ];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];

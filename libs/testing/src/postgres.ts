@@ -1,6 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -131,7 +139,44 @@ export class PrivatePostgres {
     await asServerUser('pg_ctl', ['-D', join(this.dir, 'data'), '-m', mode, '-w', 'stop']);
   }
 
+  /**
+   * Freezes the server as a paused VM would: SIGSTOP to the postmaster and every process it
+   * started. It still accepts TCP connections (the kernel does) but answers nothing until thaw().
+   */
+  freeze(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGSTOP');
+  }
+
+  thaw(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGCONT');
+  }
+
+  /** The postmaster (from postmaster.pid) and its children (from /proc). */
+  private processes(): number[] {
+    const postmaster = Number(
+      readFileSync(join(this.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    const children = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          // The field after the parenthesised command: state, then the parent's pid.
+          const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    return [postmaster, ...children];
+  }
+
   async destroy(): Promise<void> {
+    try {
+      this.thaw();
+    } catch {
+      // Not running.
+    }
     await this.stopServer('immediate').catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }

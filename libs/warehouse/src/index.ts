@@ -1,3 +1,4 @@
+export { folderLockFile } from './embedded';
 export * from './hourly-row';
 export * from './migrations';
 export * from './schema';

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { SET_ASIDE_MIGRATION } from './migration-set-aside';
 
 /**
  * The warehouse schema, one versioned step per key (applied in key order, each once, recorded by
@@ -30,4 +31,5 @@ export const WAREHOUSE_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_set_aside_averages': SET_ASIDE_MIGRATION,
 };

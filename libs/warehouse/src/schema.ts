@@ -29,7 +29,18 @@ export interface WarehousePositionTable {
   updated_at: ColumnType<Date, Date, Date>;
 }
 
+/** Entries that can never be stored, kept with why (./migration-set-aside). */
+export interface SetAsideAveragesTable {
+  stream: string;
+  message_id: string;
+  /** The entry's fields as read: [[name, value], …]. */
+  fields: ColumnType<[string, string][], string, string>;
+  reason: string;
+  set_aside_at: ColumnType<Date, Date, Date>;
+}
+
 export interface WarehouseDatabase {
   hourly_averages: HourlyAveragesTable;
   warehouse_position: WarehousePositionTable;
+  set_aside_averages: SetAsideAveragesTable;
 }

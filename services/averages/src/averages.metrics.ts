@@ -11,6 +11,7 @@ export class AveragesMetrics {
   /** Label `reason`: one of WAREHOUSE_FAILURES. */
   readonly warehouseErrors: Counter<'reason'>;
   readonly warehouseMissed: Counter;
+  readonly warehouseSetAside: Counter;
   readonly warehouseLag: Gauge;
   readonly warehouseUp: Gauge;
   /** Read at scrape time for temps_warehouse_lag_hours; null until the warehouse position is known. */
@@ -47,6 +48,11 @@ export class AveragesMetrics {
     this.warehouseMissed = new Counter({
       name: 'temps_warehouse_missed_total',
       help: 'Hourly averages trimmed from temps:averages before the warehouse stored them.',
+      registers,
+    });
+    this.warehouseSetAside = new Counter({
+      name: 'temps_warehouse_set_aside_total',
+      help: 'temps:averages entries that can never be stored (a value out of range, a day that does not exist), kept in set_aside_averages instead.',
       registers,
     });
     const lagSource = () => this.warehouseLagSource();

@@ -11,6 +11,7 @@ import {
   AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
   AveragesReaderStateHash,
+  averageProblem,
   compareEntryIds,
   decodeAverage,
   describeAverage,
@@ -128,7 +129,12 @@ export class AveragesService implements StreamCursorSource {
       }
       // Averages without `seq` (the exercise's own format) cannot tell what was trimmed, nor can a
       // seq after one not known: no gap.
-      if (average.seq !== null && lastSeq !== null && average.seq > lastSeq + 1) {
+      if (
+        average.seq !== null &&
+        Number.isSafeInteger(average.seq) &&
+        lastSeq !== null &&
+        average.seq > lastSeq + 1
+      ) {
         const gap = average.seq - lastSeq - 1;
         missed += gap;
         if (fresh(id))
@@ -136,7 +142,16 @@ export class AveragesService implements StreamCursorSource {
             `Missed ${gap} hourly average${gap === 1 ? '' : 's'}: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were read.`,
           );
       }
-      if (average.seq !== null) lastSeq = Math.max(lastSeq ?? 0, average.seq);
+      if (average.seq !== null && Number.isSafeInteger(average.seq)) {
+        lastSeq = Math.max(lastSeq ?? 0, average.seq);
+      }
+      // The warehouse's rule too: what is printed is what the warehouse stores.
+      const problem = averageProblem(average);
+      if (problem !== null) {
+        malformed++;
+        this.logger.warn(`Skipping ${AVERAGES_STREAM} entry ${id}: ${problem}.`);
+        continue;
+      }
       if (fresh(id)) lines.push(this.highlight(describeAverage(average)));
       read++;
     }

@@ -6,10 +6,12 @@ import { AVERAGES_STREAM, compareEntryIds } from '@temps/streams';
 import {
   averageToRow,
   START_POSITION,
+  UnstorableError,
   Warehouse,
   WarehouseError,
   classifyWarehouseError,
   type HourlyRow,
+  type SetAsideEntry,
   type WarehousePosition,
 } from '@temps/warehouse';
 import { AveragesMetrics } from './averages.metrics';
@@ -21,6 +23,22 @@ const BATCH = 5_000;
 const IDLE_POLL_MS = 500;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
+/** While there is nothing to store, the warehouse is still asked this often whether it answers. */
+const PING_EVERY_MS = 5_000;
+
+/**
+ * One entry of a step and where the position is after it: a row to store, an entry to set aside
+ * (it can never be stored), or neither (not an hourly average: the reader reports those).
+ */
+interface Item {
+  id: string;
+  fields: string[];
+  row: HourlyRow | null;
+  setAside: SetAsideEntry | null;
+  /** Averages trimmed from the stream between the one before and this one. */
+  missedBefore: number;
+  after: WarehousePosition;
+}
 
 /** Reading temps:averages failed: Redis's fault, which /health reports already, not the warehouse's. */
 class SourceReadError extends Error {
@@ -44,6 +62,8 @@ export class WarehouseSink implements OnModuleInit {
   private storedSeq: number | null = null;
   private failure: WarehouseError | null = new WarehouseError('unreachable', 'not connected yet');
   private failures = 0;
+  /** When the warehouse last answered a call (for the idle ping). */
+  private lastAnswer = 0;
   private readonly stopping = new AbortController();
 
   constructor(
@@ -98,44 +118,103 @@ export class WarehouseSink implements OnModuleInit {
       await this.warehouse.migrate();
       this.position = await this.warehouse.position(AVERAGES_STREAM);
       this.storedSeq = this.position.lastSeq;
+      this.lastAnswer = Date.now();
     }
     const from = this.position;
     const entries = await this.fromRedis(() => this.repository.range(from.lastId, BATCH));
     if (entries.length === 0) {
       await this.followReset(from);
+      if (Date.now() - this.lastAnswer >= PING_EVERY_MS) {
+        await this.warehouse.ping();
+        this.lastAnswer = Date.now();
+      }
       return true;
     }
-    const rows: HourlyRow[] = [];
+    const items: Item[] = [];
     let lastSeq = from.lastSeq;
-    let missed = 0;
-    for (const [, fields] of entries) {
+    let averages = 0;
+    for (const [id, fields] of entries) {
       const average = averageToRow(fields);
-      if (!average) continue; // the reader counts and reports entries that are not averages
+      let missedBefore = 0;
       // Averages without `seq` (the exercise's own format) are stored by hour; they cannot say
       // what was trimmed or whether the stream began again.
-      if (average.seq !== null) {
-        if (average.seq <= from.lastSeq && rows.length === 0) {
+      if (average && average.seq !== null) {
+        if (average.seq <= from.lastSeq && averages === 0) {
           // Numbering began again after the position: the stream was emptied and refilled.
           await this.beginAgain(from);
           return false;
         }
-        if (average.seq > lastSeq + 1) missed += average.seq - lastSeq - 1;
+        if (average.seq > lastSeq + 1) missedBefore = average.seq - lastSeq - 1;
         lastSeq = Math.max(lastSeq, average.seq);
       }
-      rows.push(average.row);
+      if (average) averages++;
+      items.push({
+        id,
+        fields,
+        row: average && 'row' in average ? average.row : null,
+        // The shared rule (averageProblem) says it can never be stored; the reader skips it too.
+        setAside: average && 'problem' in average ? { id, fields, reason: average.problem } : null,
+        missedBefore,
+        after: { lastId: id, lastSeq },
+      });
     }
-    const to = { lastId: entries[entries.length - 1][0], lastSeq };
-    await this.warehouse.store(AVERAGES_STREAM, from, to, rows);
+    await this.storeItems(from, items);
+    return false;
+  }
+
+  /**
+   * Stores `items` from `from` in one transaction. When the database refuses the data of one of
+   * them (UnstorableError: a value out of range, …), the items are stored in halves, down to the
+   * one it refuses, which is set aside with the database's reason (in the same transaction as the
+   * position that moves past it), and the sink goes on with the next: nothing after it waits.
+   */
+  private async storeItems(from: WarehousePosition, items: Item[]): Promise<WarehousePosition> {
+    const to = items[items.length - 1].after;
+    const rows = items.flatMap((item) => (item.row ? [item.row] : []));
+    const setAside = items.flatMap((item) => (item.setAside ? [item.setAside] : []));
+    try {
+      await this.warehouse.store(AVERAGES_STREAM, from, to, rows, setAside);
+    } catch (error) {
+      if (!(error instanceof UnstorableError) || rows.length === 0) throw error;
+      if (items.length > 1) {
+        const half = Math.ceil(items.length / 2);
+        const middle = await this.storeItems(from, items.slice(0, half));
+        return this.storeItems(middle, items.slice(half));
+      }
+      const [item] = items;
+      const refused = { id: item.id, fields: item.fields, reason: error.detail };
+      await this.warehouse.store(AVERAGES_STREAM, from, to, [], [refused]);
+      this.stored(items, to, 0, [refused]);
+      return to;
+    }
+    this.stored(items, to, rows.length, setAside);
+    return to;
+  }
+
+  /** Bookkeeping once a step's transaction is committed. */
+  private stored(
+    items: Item[],
+    to: WarehousePosition,
+    rows: number,
+    setAside: readonly SetAsideEntry[],
+  ): void {
     this.position = to;
     this.storedSeq = to.lastSeq;
-    this.metrics.warehouseRows.inc(rows.length);
+    this.lastAnswer = Date.now();
+    this.metrics.warehouseRows.inc(rows);
+    this.metrics.warehouseSetAside.inc(setAside.length);
+    for (const entry of setAside) {
+      this.logger.warn(
+        `Set aside ${AVERAGES_STREAM} entry ${entry.id}: ${entry.reason}; it is kept in set_aside_averages and the warehouse goes on with the next.`,
+      );
+    }
+    const missed = items.reduce((sum, item) => sum + item.missedBefore, 0);
     if (missed > 0) {
       this.metrics.warehouseMissed.inc(missed);
       this.logger.warn(
         `Missed ${missed} hourly average${missed === 1 ? '' : 's'} for the warehouse: trimmed from ${AVERAGES_STREAM} (MAXLEN) before they were stored.`,
       );
     }
-    return false;
   }
 
   /**

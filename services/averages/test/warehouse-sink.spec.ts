@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -23,10 +23,15 @@ import {
   SYNTHETIC_START_MS,
 } from '@temps/testing';
 import { averageEntryId, averageFields } from '@temps/streams';
-import { Warehouse, parseWarehouseUrl } from '@temps/warehouse';
+import { Warehouse, folderLockFile, parseWarehouseUrl } from '@temps/warehouse';
+import { Client } from 'pg';
 import { Redis } from 'ioredis';
 
 const MS_PER_HOUR = 3_600_000;
+
+/** Lines of a child's output (stdout and stderr) that match `pattern`. */
+const linesMatching = (child: ServiceProcess, pattern: RegExp) =>
+  (child.stdout + '\n' + child.stderr).split('\n').filter((line) => pattern.test(line));
 
 describe('averages reader with WAREHOUSE_URL: every hourly average stored exactly once', () => {
   let server: PrivateRedis;
@@ -242,6 +247,134 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
       }
     });
 
+    it('sets aside each entry the table cannot hold, once, and stores everything around and after it', async () => {
+      const seed = (hour: number, date = '2025/01/03', extra: Record<string, string> = {}) => ({
+        hour: String(hour),
+        date,
+        average_temp_f: String(40 + hour),
+        num_observations: '3600',
+        ...extra,
+      });
+      // One member each of the kind: a value the exercise's format allows but the table cannot hold.
+      const entries: [Record<string, string>, string | null][] = [
+        [seed(0), null],
+        [
+          { ...seed(1), average_temp_f: '3000000000' },
+          'average_temp_f 3000000000 is outside -2147483648…2147483647',
+        ],
+        [seed(2), null],
+        [seed(3, '2025/02/30'), 'date 2025/02/30 is not a day of the calendar'],
+        [seed(24), 'hour 24 is outside 0…23'],
+        [
+          { ...seed(5), num_observations: '2147483648' },
+          'num_observations 2147483648 is outside 1…2147483647',
+        ],
+        [
+          { ...seed(6), mean_temp_f: '9'.repeat(131_073), min_temp_f: '1', max_temp_f: '2' },
+          "mean_temp_f 9999999999999999… (131073 characters) has more digits than PostgreSQL's numeric holds",
+        ],
+        [
+          { ...seed(7), average_temp_f: '-3000000000', note: 'NUL\u0000here' },
+          'average_temp_f -3000000000 is outside -2147483648…2147483647',
+        ],
+        // Not poison: a NUL byte in an extra field is stored like any other average.
+        [seed(8, '2025/01/03', { note: 'NUL\u0000here' }), null],
+        [seed(23), null],
+      ];
+      const ids: string[] = [];
+      for (const [fields] of entries)
+        ids.push((await redis.xadd('temps:averages', '*', ...Object.entries(fields).flat()))!);
+      const poison = entries.flatMap(([, reason], i) => (reason ? [[ids[i], reason]] : []));
+      const { child, base } = await start({ WAREHOUSE_URL: database.url });
+      await eventually(
+        async () => metric(await metrics(base), 'temps_warehouse_set_aside_total') === 6,
+        30_000,
+      );
+      // Nothing after a bad entry waits: later entries are stored too.
+      const late = await redis.xadd('temps:averages', '*', ...Object.entries(seed(9)).flat());
+      await eventually(async () => (await panelRows()).length === 5, 20_000);
+      expect((await panelRows()).map((r) => r.average_temp_f).sort()).toEqual([40, 42, 48, 49, 63]);
+      const kept = await queryRows<{ message_id: string; fields: string[][]; reason: string }>(
+        database.url,
+        'select message_id, fields, reason from set_aside_averages order by message_id',
+      );
+      expect(kept.map((r) => [r.message_id, r.reason])).toEqual(poison);
+      expect(kept[0].fields).toEqual(Object.entries(entries[1][0]));
+      expect(kept[5].fields).toContainEqual(['note', 'NUL\uFFFDhere']);
+      const [position] = await queryRows(
+        database.url,
+        'select last_message_id from warehouse_position',
+      );
+      expect(position).toEqual({ last_message_id: late });
+      const text = await metrics(base);
+      expect(metric(text, 'temps_warehouse_set_aside_total')).toBe(6);
+      expect(metric(text, 'temps_warehouse_up')).toBe(1);
+      expect(total(text, 'temps_warehouse_write_errors_total')).toBe(0);
+      expect((await health(base)).status).toBe(200);
+      // Each said once with its ID and reason, by the sink and (skipping it) by the reader alike.
+      for (const [id, reason] of poison) {
+        expect(linesMatching(child, new RegExp(`Set aside temps:averages entry ${id}: `))).toEqual([
+          expect.stringContaining(
+            `Set aside temps:averages entry ${id}: ${reason}; it is kept in set_aside_averages`,
+          ),
+        ]);
+        expect(linesMatching(child, new RegExp(`Skipping temps:averages entry ${id}: `))).toEqual([
+          expect.stringContaining(`Skipping temps:averages entry ${id}: ${reason}.`),
+        ]);
+      }
+      // The reader prints exactly the hours the warehouse stores.
+      expect(
+        linesMatching(child, /Average temperature for/).map((l) => /at (\d+) was/.exec(l)![1]),
+      ).toEqual(['0', '2', '8', '23', '9']);
+      expect(metric(text, 'temps_averages_malformed_total')).toBe(6);
+    });
+
+    it('an entry only the database refuses (a limit the shared rule does not know) is set aside with the database’s reason; the rest of its batch is stored', async () => {
+      const { child, base } = await start({ WAREHOUSE_URL: database.url });
+      await child.waitFor('Storing hourly averages');
+      await eventually(async () => (await health(base)).status === 200, 20_000);
+      // Someone narrowed a column: 40,000 °F now fits the rule but not the table.
+      await queryRows(
+        database.url,
+        'alter table hourly_averages alter column average_temp_f type smallint',
+      );
+      const pipeline = redis.pipeline();
+      const expected = new Map<number, { total: number; count: number }>();
+      let badId = '';
+      for (let index = 0; index < 100; index++) {
+        const hourStartMs = SYNTHETIC_START_MS + index * MS_PER_HOUR;
+        const mean = index === 57 ? 40_000 : 50 + (index % 9);
+        const average = { hourStartMs, total: mean, count: 1, min: mean, max: mean };
+        if (index === 57) badId = averageEntryId(average);
+        else expected.set(hourStartMs, { total: mean, count: 1 });
+        const fields = { ...averageFields(average), seq: String(index + 1) };
+        pipeline.xadd('temps:averages', averageEntryId(average), ...Object.entries(fields).flat());
+      }
+      await pipeline.exec();
+      await eventually(
+        async () => metric(await metrics(base), 'temps_warehouse_set_aside_total') === 1,
+        30_000,
+      );
+      await eventually(async () => (await panelRows()).length === 99, 20_000);
+      expect(checkWarehouseRows(await panelRows(), expected)).toEqual({
+        checked: 99,
+        lost: 0,
+        doubled: 0,
+        wrong: 0,
+      });
+      const kept = await queryRows<{ message_id: string; reason: string }>(
+        database.url,
+        'select message_id, reason from set_aside_averages',
+      );
+      expect(kept).toEqual([{ message_id: badId, reason: 'smallint out of range' }]);
+      expect(linesMatching(child, /Set aside temps:averages entry/)).toEqual([
+        expect.stringContaining(`Set aside temps:averages entry ${badId}: smallint out of range;`),
+      ]);
+      const [position] = await queryRows(database.url, 'select last_seq from warehouse_position');
+      expect(position).toEqual({ last_seq: '100' });
+      expect(metric(await metrics(base), 'temps_warehouse_missed_total')).toBe(0);
+    });
+
     it('a table someone altered: one line naming it, /health 503, nothing stored until it is restored', async () => {
       await addSyntheticAverages(redis, 0, 24);
       const { child, base } = await start({ WAREHOUSE_URL: database.url });
@@ -325,6 +458,107 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
         expect(output).not.toContain(pg.password);
     });
 
+    /** Starts a sink on fresh tables with 24 hours stored, and returns it. */
+    async function storing24() {
+      await queryRows(
+        pg.url(),
+        'drop table if exists hourly_averages, warehouse_position, set_aside_averages, kysely_migration, kysely_migration_lock',
+      );
+      await addSyntheticAverages(redis, 0, 24);
+      const sink = await start({ WAREHOUSE_URL: pg.url() });
+      await eventually(
+        async () => (await queryRows(pg.url(), warehousePanelSql())).length === 24,
+        30_000,
+      );
+      await eventually(async () => (await health(sink.base)).status === 200);
+      return sink;
+    }
+
+    /** Polls /health every 100 ms until 503; how long that took from `since`. */
+    async function until503(base: string, since: number): Promise<number> {
+      await eventually(async () => (await health(base)).status === 503, 20_000, 100);
+      return Date.now() - since;
+    }
+
+    it('hourly_averages locked by another session for 15 s: /health 503 naming it within seconds, one line, then every hour stored once', async () => {
+      const { child, base } = await storing24();
+      const holder = new Client({ connectionString: pg.url() });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('lock table hourly_averages in access exclusive mode');
+        const lockedAt = Date.now();
+        await addSyntheticAverages(redis, 24, 24);
+        const took = await until503(base, lockedAt);
+        process.stdout.write(`table locked → /health 503 after ${took} ms\n`);
+        expect(took).toBeLessThan(5_000);
+        expect((await health(base)).body).toMatch(
+          /"warehouse":\{"message":"PostgreSQL at postgres:\/\/postgres:\*\*\*@[^"]*: storing 24 hours in hourly_averages waited more than 2 s for a lock another session holds/,
+        );
+        expect(metric(await metrics(base), 'temps_warehouse_up')).toBe(0);
+        await new Promise((r) => setTimeout(r, Math.max(0, lockedAt + 15_000 - Date.now())));
+        expect(linesMatching(child, /waited more than 2 s for a lock/)).toHaveLength(1);
+        await holder.query('rollback');
+      } finally {
+        await holder.end();
+      }
+      await eventually(
+        async () => (await queryRows(pg.url(), warehousePanelSql())).length === 48,
+        30_000,
+      );
+      await eventually(async () => (await health(base)).status === 200, 20_000);
+      const rows = await queryRows<WarehousePanelRow>(pg.url(), warehousePanelSql());
+      expect(checkWarehouseRows(rows, syntheticHours(48))).toEqual({
+        checked: 48,
+        lost: 0,
+        doubled: 0,
+        wrong: 0,
+      });
+      expect(metric(await metrics(base), 'temps_warehouse_up')).toBe(1);
+      expect(await metrics(base)).toMatch(
+        /temps_warehouse_write_errors_total\{reason="timeout"[^}]*\} [1-9]/,
+      );
+    });
+
+    it('PostgreSQL frozen (SIGSTOP) for 10 s: /health 503 naming it within seconds, one line, then every hour stored once', async () => {
+      const { child, base } = await storing24();
+      pg.freeze();
+      const frozenAt = Date.now();
+      try {
+        await addSyntheticAverages(redis, 24, 24);
+        const took = await until503(base, frozenAt);
+        process.stdout.write(`server frozen → /health 503 after ${took} ms\n`);
+        expect(took).toBeLessThan(9_000);
+        expect((await health(base)).body).toMatch(
+          /"warehouse":\{"message":"PostgreSQL at [^"]* did not (answer|complete a connection) within \d+ s[^"]*stuck\?/,
+        );
+        expect(metric(await metrics(base), 'temps_warehouse_up')).toBe(0);
+        // The console does not wait for the warehouse.
+        await child.waitFor('Average temperature for 2025/01/02 at 23');
+        await new Promise((r) => setTimeout(r, Math.max(0, frozenAt + 10_000 - Date.now())));
+      } finally {
+        pg.thaw();
+      }
+      await eventually(
+        async () => (await queryRows(pg.url(), warehousePanelSql())).length === 48,
+        30_000,
+      );
+      await eventually(async () => (await health(base)).status === 200, 20_000);
+      const rows = await queryRows<WarehousePanelRow>(pg.url(), warehousePanelSql());
+      expect(checkWarehouseRows(rows, syntheticHours(48))).toEqual({
+        checked: 48,
+        lost: 0,
+        doubled: 0,
+        wrong: 0,
+      });
+      expect(
+        linesMatching(child, /did not (answer|complete a connection) within/).length,
+      ).toBeLessThanOrEqual(2);
+      expect(
+        linesMatching(child, /did not (answer|complete a connection) within/).length,
+      ).toBeGreaterThanOrEqual(1);
+    });
+
     it('a wrong password: one line naming it, /health 503, the password nowhere', async () => {
       const wrong = 'wrong-pass-4711';
       await addSyntheticAverages(redis, 0, 5);
@@ -380,6 +614,63 @@ describe('averages reader with WAREHOUSE_URL: every hourly average stored exactl
         60_000,
       );
       await child.kill('SIGTERM');
+      const warehouse = Warehouse.open(parseWarehouseUrl(`file://${dir}`));
+      try {
+        const { rows } = await sql
+          .raw<WarehousePanelRow>(warehousePanelSql())
+          .execute(warehouse.db);
+        expect(checkWarehouseRows(rows, syntheticHours(72))).toEqual({
+          checked: 72,
+          lost: 0,
+          doubled: 0,
+          wrong: 0,
+        });
+      } finally {
+        await warehouse.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two services on one embedded warehouse folder: the second says in one line which process holds it and what to do, and takes over once it stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'temps-sink-shared-'));
+    try {
+      await addSyntheticAverages(redis, 0, 24);
+      const first = await start({ WAREHOUSE_URL: `file://${dir}` });
+      await eventually(
+        async () => metric(await metrics(first.base), 'temps_warehouse_rows_written_total') === 24,
+        60_000,
+      );
+      const second = await start({ WAREHOUSE_URL: `file://${dir}` });
+      const inUse = new RegExp(
+        `the warehouse folder ${dir} is in use by another process \\(pid ${first.child.pid}: [^)]*\\); stop that process, or give this one a folder of its own in WAREHOUSE_URL; retrying`,
+      );
+      await second.child.waitFor(inUse);
+      await eventually(async () => (await health(second.base)).status === 503);
+      expect((await health(second.base)).body).toContain(`the warehouse folder ${dir} is in use`);
+      await addSyntheticAverages(redis, 24, 24);
+      await eventually(
+        async () => metric(await metrics(first.base), 'temps_warehouse_rows_written_total') === 48,
+        30_000,
+      );
+      expect(linesMatching(second.child, /warehouse folder .* is in use/)).toHaveLength(1);
+      expect(second.child.stdout + second.child.stderr).not.toContain('[object Object]');
+      expect(second.child.exitCode).toBeNull();
+
+      await first.child.kill('SIGTERM');
+      // Released by the first (or already taken by the second).
+      const holder = existsSync(folderLockFile(dir))
+        ? readFileSync(folderLockFile(dir), 'utf8')
+        : null;
+      expect([null, `${second.child.pid}\n`]).toContain(holder);
+      await addSyntheticAverages(redis, 48, 24);
+      await eventually(
+        async () => metric(await metrics(second.base), 'temps_warehouse_rows_written_total') === 24,
+        60_000,
+      );
+      await eventually(async () => (await health(second.base)).status === 200, 20_000);
+      await second.child.kill('SIGTERM');
       const warehouse = Warehouse.open(parseWarehouseUrl(`file://${dir}`));
       try {
         const { rows } = await sql
