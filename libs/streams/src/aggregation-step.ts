@@ -1,4 +1,5 @@
-import { advanceWhenDrained, type SkipReason } from './partition-cursor';
+import { compareEntryIds, entryIdMs } from './entry-id';
+import { advanceWhenDrained, lossReason, type SkipReason } from './partition-cursor';
 import { partitionDayStart } from './partition-key';
 import type { PartitionFold } from './partition-fold';
 import {
@@ -8,8 +9,8 @@ import {
   type HourlyAverage,
   type WindowState,
 } from './hourly-window';
-import type { ReadingRejectReason } from './reasons';
-import { DAY_MS, HOUR_MS } from './time';
+import type { PartialHourReason, ReadingRejectReason } from './reasons';
+import { DAY_MS, HOUR_MS, startOfHour } from './time';
 
 /**
  * The aggregator's step machine. Everything the aggregating consumer decides is decided here, from
@@ -28,6 +29,16 @@ import { DAY_MS, HOUR_MS } from './time';
  *   DRAINED  — nothing more to read here: close the open hour if the watermark passed it; move to
  *              the next day once this one is finished (skipping days that are finished but absent:
  *              `empty`, or `expired` before they were read), or wait (WAITING).
+ *
+ * PARTIAL HOURS. An hour some of whose readings were lost before they were read (their partition
+ * disappeared: expired, or evicted under `maxmemory`) is published marked `partial`, with the
+ * reason (`lossReason`), never as a complete hour. Readings are lost after the cursor when the
+ * partition no longer holds any entry up to it — absent, empty, or begun again with later entries
+ * (`fold.head` after the cursor). Then the open hour is partial, and so is the hour of the
+ * partition's new first entry (its beginning was lost), unless that entry is the hour's very first
+ * possible ID. Hours in between get no average at all: they are missing, not partial, as are the
+ * hours of a partition skipped unread. The mark travels with the open hour (`window.partial`, saved
+ * with the state) until the hour closes.
  *
  * A state only ever moves forward: the cursor, `publishedUntilMs` and `earlyThrough` never go back,
  * and a step that fails to commit is decided again from the saved state.
@@ -97,7 +108,16 @@ export function afterFold(
   watermarkMs: number | null,
   fresh = false,
 ): FoldStep {
-  const joined = fresh ? joinOpenHour(state.window, fold) : fold;
+  // Hours whose readings were lost before this fold: marked before anything can close them.
+  const marks = lostHours(state, fold.head, watermarkMs);
+  const open = state.window.count > 0 && state.window.partial;
+  if (open && !marks.has(state.window.hourStartMs)) marks.set(state.window.hourStartMs, open);
+  const window = markHour(state.window, marks);
+  const folded = fresh ? joinOpenHour(window, fold) : fold;
+  const joined = {
+    window: markHour(folded.window, marks),
+    closed: folded.closed.map((hour) => markHour(hour, marks)),
+  };
   const outcome: FoldOutcome = fold.early ? 'holding' : fold.more ? 'folding' : 'caught_up';
   // Caught up (or held) with the watermark past the open hour: no reading of it can still come.
   const closing =
@@ -120,11 +140,47 @@ export function afterFold(
     outcome,
     to,
     closed,
-    commit: fold.consumed > 0 || closed.length > 0 || early !== null,
+    commit:
+      fold.consumed > 0 ||
+      closed.length > 0 ||
+      early !== null ||
+      closing.state.partial !== state.window.partial,
     accepted: fold.accepted,
     rejected: fold.rejected,
     early,
   };
+}
+
+/**
+ * The hours readings were lost from, by their start, when the partition holds no entry up to the
+ * cursor any more (`head`: its first entry, null when it is absent or empty): the open hour, and the
+ * hour of the new first entry unless nothing of that hour can come before it.
+ */
+function lostHours(
+  state: AggregatorState,
+  head: string | null,
+  watermarkMs: number | null,
+): Map<number, PartialHourReason> {
+  const marks = new Map<number, PartialHourReason>();
+  if (state.lastId === '0' || (head !== null && compareEntryIds(head, state.lastId) <= 0)) {
+    return marks;
+  }
+  const reason = lossReason(state.streamKey, watermarkMs);
+  if (state.window.count > 0) marks.set(state.window.hourStartMs, state.window.partial ?? reason);
+  if (head !== null) {
+    const hour = startOfHour(entryIdMs(head));
+    if (head !== `${hour}-0` && !marks.has(hour)) marks.set(hour, reason);
+  }
+  return marks;
+}
+
+/** The hour with its mark, if `marks` names it (a mark once set stays). */
+function markHour<T extends WindowState>(
+  hour: T,
+  marks: ReadonlyMap<number, PartialHourReason>,
+): T {
+  const reason = marks.get(hour.hourStartMs);
+  return hour.count > 0 && reason && !hour.partial ? { ...hour, partial: reason } : hour;
 }
 
 /** A fresh fold's hours after the open hour: that hour closes once the fold opened a later one. */
@@ -148,6 +204,7 @@ export interface DrainedView {
 
 export type DrainStep =
   | { kind: 'wait' }
+  /** Hours closed by the watermark, or (nothing closed) the open hour marked partial. */
   | (StepCommit & { kind: 'close' })
   | (StepCommit & { kind: 'move'; skipped: { key: string; reason: SkipReason }[] });
 
@@ -157,10 +214,16 @@ export type DrainStep =
  * is marked at the last entry read (entries written there later are `late`), days skipped at '0'.
  */
 export function whenDrained(state: AggregatorState, view: DrainedView): DrainStep {
+  // The partition vanished after some of it was read: the rest of the open hour is lost with it.
+  const lost =
+    !view.currentExists && state.lastId !== '0' && state.window.count > 0 && !state.window.partial;
+  const window: WindowState = lost
+    ? { ...state.window, partial: lossReason(state.streamKey, view.watermarkMs) }
+    : state.window;
   const closing =
     view.watermarkMs === null
-      ? { state: state.window, closed: [] }
-      : closeThrough(state.window, view.watermarkMs);
+      ? { state: window, closed: [] }
+      : closeThrough(window, view.watermarkMs);
   const advance = advanceWhenDrained({
     current: state.streamKey,
     currentExists: view.currentExists,
@@ -188,7 +251,8 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       skipped: advance.skipped,
     };
   }
-  if (closing.closed.length > 0) {
+  // A hour closed, or the open hour newly marked partial (saved so the mark survives a restart).
+  if (closing.closed.length > 0 || lost) {
     return {
       kind: 'close',
       to: { ...state, window: closing.state, publishedUntilMs: published },

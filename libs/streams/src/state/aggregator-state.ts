@@ -4,6 +4,7 @@ import { isEntryId } from '../entry-id';
 import { EMPTY_WINDOW } from '../hourly-window';
 import { AGGREGATOR_STATE_KEY } from '../keys';
 import { isPartitionKey } from '../partition-key';
+import { PARTIAL_HOUR_REASONS, type PartialHourReason } from '../reasons';
 import { HOUR_MS } from '../time';
 
 /**
@@ -29,6 +30,8 @@ export const FIELDS = {
   hourStart: 'current_hour',
   min: 'current_hourly_min',
   max: 'current_hourly_max',
+  /** The open hour's partial-hour reason (absent: no reading of it is known to be lost). */
+  partial: 'current_hourly_partial',
   publishedUntil: 'published_until_ms',
   earlyThrough: 'early_through',
   /** The id of the process that committed last (see SingleWriter). */
@@ -51,6 +54,10 @@ export function serialize(state: AggregatorState): Record<string, string> {
     [F.min]: String(state.window.min),
     [F.max]: String(state.window.max),
     [F.publishedUntil]: String(state.publishedUntilMs),
+    // Only while the open hour is marked (a commit deletes the field otherwise).
+    ...(state.window.count > 0 && state.window.partial
+      ? { [F.partial]: state.window.partial }
+      : {}),
     // Only moves forward once set (a reset writes a new hash).
     ...(state.earlyThrough ? { [F.earlyThrough]: state.earlyThrough } : {}),
     ...Object.fromEntries(
@@ -120,10 +127,21 @@ export function parse(hash: Record<string, string>): AggregatorState {
   if (min > max || total < min * count - slack || total > max * count + slack) {
     fail(F.total, 'does not fit its count, min and max');
   }
+  const partial = hash[F.partial] || undefined;
+  if (partial !== undefined && !PARTIAL_HOUR_REASONS.includes(partial as PartialHourReason)) {
+    fail(F.partial, `is not a partial-hour reason ("${partial}")`);
+  }
   return withLeft({
     streamKey,
     lastId,
-    window: { hourStartMs, total, count, min, max },
+    window: {
+      hourStartMs,
+      total,
+      count,
+      min,
+      max,
+      ...(partial ? { partial: partial as PartialHourReason } : {}),
+    },
     publishedUntilMs,
   });
 }
