@@ -17,7 +17,8 @@ export interface StoredAverage {
  * Null when it is not an hourly average or names an impossible hour (2025/02/30, 0 observations).
  * The hour's start comes from `date` and `hour`. An average written without this project's exact
  * figures gets NULL mean, min and max, unless its `average_temp_f` is itself a decimal: that is
- * the exact mean, and `average_temp_f` its integer part, as this project writes it.
+ * the exact mean, and `average_temp_f` its integer part, as this project writes it. A partial hour
+ * keeps its `partial` reason; a complete one gets NULL.
  */
 export function averageToRow(fields: readonly string[]): StoredAverage | null {
   const average = decodeAverage(fields);
@@ -39,6 +40,7 @@ export function averageToRow(fields: readonly string[]): StoredAverage | null {
       mean_temp_f: average.exact?.mean ?? (decimal ? average.averageTempF : null),
       min_temp_f: average.exact?.min ?? null,
       max_temp_f: average.exact?.max ?? null,
+      partial: average.partial,
     },
     seq: average.seq,
   };

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { PARTIAL_HOURS_MIGRATION } from './migration-0002-partial-hours';
 
 /**
  * The warehouse schema, one versioned step per key (applied in key order, each once, recorded by
@@ -30,4 +31,5 @@ export const WAREHOUSE_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_partial_hours': PARTIAL_HOURS_MIGRATION,
 };

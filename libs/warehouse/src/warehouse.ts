@@ -27,6 +27,7 @@ export const HOURLY_COLUMNS = [
   'mean_temp_f',
   'min_temp_f',
   'max_temp_f',
+  'partial',
 ] as const;
 
 /**
@@ -132,7 +133,8 @@ export class Warehouse {
                 ${column('hour_start')}::timestamptz[], ${column('date')}::date[],
                 ${column('hour')}::smallint[], ${column('average_temp_f')}::integer[],
                 ${column('num_observations')}::integer[], ${column('mean_temp_f')}::numeric[],
-                ${column('min_temp_f')}::numeric[], ${column('max_temp_f')}::numeric[])`,
+                ${column('min_temp_f')}::numeric[], ${column('max_temp_f')}::numeric[],
+                ${batch.map((row) => row.partial ?? null)}::text[])`,
             )
             .onConflict((oc) =>
               oc.column('hour_start').doUpdateSet((eb) => ({
@@ -143,6 +145,7 @@ export class Warehouse {
                 mean_temp_f: eb.ref('excluded.mean_temp_f'),
                 min_temp_f: eb.ref('excluded.min_temp_f'),
                 max_temp_f: eb.ref('excluded.max_temp_f'),
+                partial: eb.ref('excluded.partial'),
               })),
             )
             .execute();
