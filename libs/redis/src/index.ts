@@ -8,3 +8,4 @@ export * from './redis.module';
 export * from './script-errors';
 export * from './scripts';
 export * from './stream-info';
+export * from './eviction-policy';

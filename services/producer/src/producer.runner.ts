@@ -121,7 +121,7 @@ export class ProducerRunner {
         run = await this.repository.loadRun();
         if (!run) {
           throw new RunLostError(
-            `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran; start the producer again to begin a new run.`,
+            `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran (deleted, or evicted under an allkeys-* maxmemory-policy); start the producer again to begin a new run.`,
           );
         }
       }
