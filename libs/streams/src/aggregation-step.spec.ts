@@ -286,6 +286,15 @@ describe('partial hours: readings lost before they were read', () => {
     expect(sameHour).toEqual([
       { hourStartMs: hour(8), total: 96, count: 3, min: 30, max: 34, partial: 'evicted' },
     ]);
+    // The new first entry unusable, read alone (bound 1): its hour is still marked once it opens.
+    const badFirst: RawEntry[] = [[`${hour(10, 30)}-0`, ['humidity', '40']], ...again.slice(1)];
+    expect(
+      drive(badFirst, hour(12), 1, read).closed.map((h) => [h.hourStartMs, h.partial]),
+    ).toEqual([
+      [hour(8), 'evicted'],
+      [hour(10), 'evicted'],
+      [hour(11), undefined],
+    ]);
     const atHour = drive([[`${hour(9)}-0`, ['temp_f', '40']]], hour(12), 10, read).closed;
     expect(atHour.map((h) => h.partial)).toEqual(['evicted', undefined]);
   });

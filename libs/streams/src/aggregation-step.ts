@@ -38,7 +38,8 @@ import { DAY_MS, HOUR_MS, startOfHour } from './time';
  * partition's new first entry (its beginning was lost), unless that entry is the hour's very first
  * possible ID. Hours in between get no average at all: they are missing, not partial, as are the
  * hours of a partition skipped unread. The mark travels with the open hour (`window.partial`, saved
- * with the state) until the hour closes.
+ * with the state) until the hour closes; the new first entry's hour, until it opens, in
+ * `partialHour` (its first entries may be unusable ones).
  *
  * A state only ever moves forward: the cursor, `publishedUntilMs` and `earlyThrough` never go back,
  * and a step that fails to commit is decided again from the saved state.
@@ -59,6 +60,11 @@ export interface AggregatorState {
   left?: Readonly<Record<string, string>>;
   /** The newest entry already counted as `early` (null: none), so each is counted once. */
   earlyThrough?: string | null;
+  /**
+   * An hour of this partition whose beginning was lost (the partition was written again from an
+   * entry inside it), not yet open: marked partial once it opens. Kept until the cursor passes it.
+   */
+  partialHour?: { hourStartMs: number; reason: PartialHourReason };
 }
 
 /** Left partitions whose late entries are still watched: the most recent ones. */
@@ -109,9 +115,12 @@ export function afterFold(
   fresh = false,
 ): FoldStep {
   // Hours whose readings were lost before this fold: marked before anything can close them.
-  const marks = lostHours(state, fold.head, watermarkMs);
-  const open = state.window.count > 0 && state.window.partial;
-  if (open && !marks.has(state.window.hourStartMs)) marks.set(state.window.hourStartMs, open);
+  const lost = lostHours(state, fold.head, watermarkMs);
+  const pending = lost.head ?? state.partialHour;
+  const marks = new Map<number, PartialHourReason>();
+  const open = state.window.count > 0 && (state.window.partial ?? lost.open);
+  if (open) marks.set(state.window.hourStartMs, open);
+  if (pending && !marks.has(pending.hourStartMs)) marks.set(pending.hourStartMs, pending.reason);
   const window = markHour(state.window, marks);
   const folded = fresh ? joinOpenHour(window, fold) : fold;
   const joined = {
@@ -129,13 +138,19 @@ export function afterFold(
     fold.early && fold.early.uncounted > 0
       ? { firstId: fold.early.firstId, count: fold.early.uncounted }
       : null;
-  const to: AggregatorState = {
-    ...state,
+  const { partialHour: _pending, ...rest } = state;
+  const moved: AggregatorState = {
+    ...rest,
     lastId: fold.lastId ?? state.lastId,
     window: closing.state,
     publishedUntilMs: publishedUntil(state.publishedUntilMs, closed),
     ...(fold.early ? { earlyThrough: fold.early.through } : {}),
   };
+  // The hour whose beginning was lost stays pending until the cursor has passed it.
+  const to: AggregatorState =
+    pending && positionMs(moved) < pending.hourStartMs + HOUR_MS
+      ? { ...moved, partialHour: pending }
+      : moved;
   return {
     outcome,
     to,
@@ -144,7 +159,8 @@ export function afterFold(
       fold.consumed > 0 ||
       closed.length > 0 ||
       early !== null ||
-      closing.state.partial !== state.window.partial,
+      closing.state.partial !== state.window.partial ||
+      to.partialHour?.hourStartMs !== state.partialHour?.hourStartMs,
     accepted: fold.accepted,
     rejected: fold.rejected,
     early,
@@ -160,18 +176,16 @@ function lostHours(
   state: AggregatorState,
   head: string | null,
   watermarkMs: number | null,
-): Map<number, PartialHourReason> {
-  const marks = new Map<number, PartialHourReason>();
+): { open?: PartialHourReason; head?: { hourStartMs: number; reason: PartialHourReason } } {
   if (state.lastId === '0' || (head !== null && compareEntryIds(head, state.lastId) <= 0)) {
-    return marks;
+    return {};
   }
   const reason = lossReason(state.streamKey, watermarkMs);
-  if (state.window.count > 0) marks.set(state.window.hourStartMs, state.window.partial ?? reason);
-  if (head !== null) {
-    const hour = startOfHour(entryIdMs(head));
-    if (head !== `${hour}-0` && !marks.has(hour)) marks.set(hour, reason);
-  }
-  return marks;
+  const hour = head === null ? null : startOfHour(entryIdMs(head));
+  return {
+    open: reason,
+    ...(hour !== null && head !== `${hour}-0` ? { head: { hourStartMs: hour, reason } } : {}),
+  };
 }
 
 /** The hour with its mark, if `marks` names it (a mark once set stays). */
@@ -237,10 +251,11 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       advance.skipped.map(({ key }) => [key, '0']),
     );
     if (view.currentExists) marks[state.streamKey] = state.lastId;
+    const { partialHour: _pending, ...rest } = state;
     return {
       kind: 'move',
       to: {
-        ...state,
+        ...rest,
         streamKey: advance.to,
         lastId: '0',
         window: closing.state,

@@ -123,6 +123,16 @@ describe('aggregator state', () => {
     expect(
       corruptionOf({ ...serializeState(state), current_hourly_partial: 'lost' }).message,
     ).toContain('current_hourly_partial is not a partial-hour reason ("lost")');
+    // An hour not open yet whose beginning was lost.
+    const pending = {
+      ...state,
+      partialHour: { hourStartMs: H2025 + 3_600_000, reason: 'expired' as const },
+    };
+    expect(serializeState(pending)).toMatchObject({ partial_hour: `${H2025 + 3_600_000} expired` });
+    expect(parseState(serializeState(pending))).toEqual(pending);
+    expect(
+      corruptionOf({ ...serializeState(state), partial_hour: '12 expired' }).message,
+    ).toContain('partial_hour is not');
   });
 
   it('round-trips the states foldEntries produces from integer readings', () => {

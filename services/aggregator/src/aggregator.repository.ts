@@ -142,8 +142,10 @@ export class AggregatorRepository {
       .filter((key) => !(to.left && key in to.left))
       .flatMap((key) => [`${AGGREGATOR_FIELDS.leftPrefix}${key}`, '']);
     const state = serializeState(to);
-    // An open hour no longer marked partial (it closed): its saved mark goes too.
-    const unmarked = AGGREGATOR_FIELDS.partial in state ? [] : [AGGREGATOR_FIELDS.partial, ''];
+    // An open hour no longer marked partial (it closed), a pending mark passed: their fields go.
+    const unmarked = [AGGREGATOR_FIELDS.partial, AGGREGATOR_FIELDS.partialHour]
+      .filter((field) => !(field in state))
+      .flatMap((field) => [field, '']);
     const fields = [
       ...Object.entries(state).flat(),
       ...unmarked,
