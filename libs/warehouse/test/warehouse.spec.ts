@@ -129,7 +129,7 @@ describe.each(backends)('warehouse on $name', (backend) => {
     const applied = await sql<{
       name: string;
     }>`select name from kysely_migration order by name`.execute(warehouse.db);
-    expect(applied.rows.map((r) => r.name)).toEqual(['0001_hourly_averages']);
+    expect(applied.rows.map((r) => r.name)).toEqual(['0001_hourly_averages', '0002_partial_hours']);
   });
 
   it('stores rows and the position together, and refuses a step from a stale position', async () => {
@@ -226,6 +226,40 @@ describe.each(backends)('warehouse on $name', (backend) => {
         mean_temp_f: '-4.25',
         min_temp_f: null,
       },
+    ]);
+  });
+
+  it('stores a partial hour with its reason, a complete one with partial NULL', async () => {
+    const fields = (hour: string, extra: string[]) =>
+      averageToRow([
+        'hour',
+        hour,
+        'date',
+        '2025/01/03',
+        'average_temp_f',
+        '12',
+        'num_observations',
+        '1200',
+        'mean_temp_f',
+        '12.5000',
+        'min_temp_f',
+        '1',
+        'max_temp_f',
+        '30',
+        ...extra,
+      ])!.row;
+    await warehouse.store(STREAM, START_POSITION, { lastId: '2-0', lastSeq: 2 }, [
+      fields('8', ['partial', 'evicted', 'seq', '1']),
+      fields('9', ['seq', '2']),
+    ]);
+    const saved = await warehouse.db
+      .selectFrom('hourly_averages')
+      .select(['hour', 'partial'])
+      .orderBy('hour_start')
+      .execute();
+    expect(saved).toEqual([
+      { hour: 8, partial: 'evicted' },
+      { hour: 9, partial: null },
     ]);
   });
 
