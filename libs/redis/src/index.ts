@@ -9,4 +9,5 @@ export * from './redis.module';
 export * from './script-errors';
 export * from './scripts';
 export * from './stream-info';
+export * from './eviction-policy';
 export * from './transient-errors';

@@ -7,6 +7,8 @@ import {
   type INestApplicationContext,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { evictionWarning } from '@temps/redis';
+import { Redis } from 'ioredis';
 import { ConfigError } from './config';
 import { ExitRequest } from './exit-request';
 
@@ -82,6 +84,7 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
     const worker = spec.worker(app);
     if (spec.port !== null) await listen(app as INestApplication, spec.port);
     app.useLogger(new ServiceLogger({ colors: Boolean(process.stdout.isTTY) }));
+    await warnIfStateEvictable(app);
     if (spec.port !== null) {
       Logger.log(`Serving /health and /metrics on port ${spec.port}`, 'HTTP');
     }
@@ -97,6 +100,23 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
   } finally {
     await app.close();
   }
+}
+
+/**
+ * One line at start-up, before any work, when Redis's maxmemory-policy can evict state. A Redis
+ * slow to answer holds the start for at most a second, and is then not asked again.
+ */
+async function warnIfStateEvictable(app: INestApplicationContext): Promise<void> {
+  let redis: Redis;
+  try {
+    redis = app.get(Redis, { strict: false });
+  } catch {
+    return; // a service without Redis
+  }
+  const checked = evictionWarning(redis).then((warning) => {
+    if (warning) Logger.warn(warning, 'Redis');
+  });
+  await waitAtMost(checked, 1_000);
 }
 
 /** Nest's own start-up chatter stays out of the console: the services print what matters. */

@@ -1,4 +1,5 @@
-import { advanceWhenDrained, type SkipReason } from './partition-cursor';
+import { compareEntryIds, entryIdMs } from './entry-id';
+import { advanceWhenDrained, lossReason, type SkipReason } from './partition-cursor';
 import { partitionDayStart } from './partition-key';
 import type { PartitionFold } from './partition-fold';
 import {
@@ -8,8 +9,8 @@ import {
   type HourlyAverage,
   type WindowState,
 } from './hourly-window';
-import type { ReadingRejectReason } from './reasons';
-import { DAY_MS, HOUR_MS } from './time';
+import type { PartialHourReason, ReadingRejectReason } from './reasons';
+import { DAY_MS, HOUR_MS, startOfHour } from './time';
 
 /**
  * The aggregator's step machine. Everything the aggregating consumer decides is decided here, from
@@ -28,6 +29,17 @@ import { DAY_MS, HOUR_MS } from './time';
  *   DRAINED  — nothing more to read here: close the open hour if the watermark passed it; move to
  *              the next day once this one is finished (skipping days that are finished but absent:
  *              `empty`, or `expired` before they were read), or wait (WAITING).
+ *
+ * PARTIAL HOURS. An hour some of whose readings were lost before they were read (their partition
+ * disappeared: expired, or evicted under `maxmemory`) is published marked `partial`, with the
+ * reason (`lossReason`), never as a complete hour. Readings are lost after the cursor when the
+ * partition no longer holds any entry up to it — absent, empty, or begun again with later entries
+ * (`fold.head` after the cursor). Then the open hour is partial, and so is the hour of the
+ * partition's new first entry (its beginning was lost), unless that entry is the hour's very first
+ * possible ID. Hours in between get no average at all: they are missing, not partial, as are the
+ * hours of a partition skipped unread. The mark travels with the open hour (`window.partial`, saved
+ * with the state) until the hour closes; the new first entry's hour, until it opens, in
+ * `partialHour` (its first entries may be unusable ones).
  *
  * A state only ever moves forward: the cursor, `publishedUntilMs` and `earlyThrough` never go back,
  * and a step that fails to commit is decided again from the saved state.
@@ -48,6 +60,11 @@ export interface AggregatorState {
   left?: Readonly<Record<string, string>>;
   /** The newest entry already counted as `early` (null: none), so each is counted once. */
   earlyThrough?: string | null;
+  /**
+   * An hour of this partition whose beginning was lost (the partition was written again from an
+   * entry inside it), not yet open: marked partial once it opens. Kept until the cursor passes it.
+   */
+  partialHour?: { hourStartMs: number; reason: PartialHourReason };
 }
 
 /** Left partitions whose late entries are still watched: the most recent ones. */
@@ -97,7 +114,19 @@ export function afterFold(
   watermarkMs: number | null,
   fresh = false,
 ): FoldStep {
-  const joined = fresh ? joinOpenHour(state.window, fold) : fold;
+  // Hours whose readings were lost before this fold: marked before anything can close them.
+  const lost = lostHours(state, fold.head, watermarkMs);
+  const pending = lost.head ?? state.partialHour;
+  const marks = new Map<number, PartialHourReason>();
+  const open = state.window.count > 0 && (state.window.partial ?? lost.open);
+  if (open) marks.set(state.window.hourStartMs, open);
+  if (pending && !marks.has(pending.hourStartMs)) marks.set(pending.hourStartMs, pending.reason);
+  const window = markHour(state.window, marks);
+  const folded = fresh ? joinOpenHour(window, fold) : fold;
+  const joined = {
+    window: markHour(folded.window, marks),
+    closed: folded.closed.map((hour) => markHour(hour, marks)),
+  };
   const outcome: FoldOutcome = fold.early ? 'holding' : fold.more ? 'folding' : 'caught_up';
   // Caught up (or held) with the watermark past the open hour: no reading of it can still come.
   const closing =
@@ -109,22 +138,63 @@ export function afterFold(
     fold.early && fold.early.uncounted > 0
       ? { firstId: fold.early.firstId, count: fold.early.uncounted }
       : null;
-  const to: AggregatorState = {
-    ...state,
+  const { partialHour: _pending, ...rest } = state;
+  const moved: AggregatorState = {
+    ...rest,
     lastId: fold.lastId ?? state.lastId,
     window: closing.state,
     publishedUntilMs: publishedUntil(state.publishedUntilMs, closed),
     ...(fold.early ? { earlyThrough: fold.early.through } : {}),
   };
+  // The hour whose beginning was lost stays pending until the cursor has passed it.
+  const to: AggregatorState =
+    pending && positionMs(moved) < pending.hourStartMs + HOUR_MS
+      ? { ...moved, partialHour: pending }
+      : moved;
   return {
     outcome,
     to,
     closed,
-    commit: fold.consumed > 0 || closed.length > 0 || early !== null,
+    commit:
+      fold.consumed > 0 ||
+      closed.length > 0 ||
+      early !== null ||
+      closing.state.partial !== state.window.partial ||
+      to.partialHour?.hourStartMs !== state.partialHour?.hourStartMs,
     accepted: fold.accepted,
     rejected: fold.rejected,
     early,
   };
+}
+
+/**
+ * The hours readings were lost from, by their start, when the partition holds no entry up to the
+ * cursor any more (`head`: its first entry, null when it is absent or empty): the open hour, and the
+ * hour of the new first entry unless nothing of that hour can come before it.
+ */
+function lostHours(
+  state: AggregatorState,
+  head: string | null,
+  watermarkMs: number | null,
+): { open?: PartialHourReason; head?: { hourStartMs: number; reason: PartialHourReason } } {
+  if (state.lastId === '0' || (head !== null && compareEntryIds(head, state.lastId) <= 0)) {
+    return {};
+  }
+  const reason = lossReason(state.streamKey, watermarkMs);
+  const hour = head === null ? null : startOfHour(entryIdMs(head));
+  return {
+    open: reason,
+    ...(hour !== null && head !== `${hour}-0` ? { head: { hourStartMs: hour, reason } } : {}),
+  };
+}
+
+/** The hour with its mark, if `marks` names it (a mark once set stays). */
+function markHour<T extends WindowState>(
+  hour: T,
+  marks: ReadonlyMap<number, PartialHourReason>,
+): T {
+  const reason = marks.get(hour.hourStartMs);
+  return hour.count > 0 && reason && !hour.partial ? { ...hour, partial: reason } : hour;
 }
 
 /** A fresh fold's hours after the open hour: that hour closes once the fold opened a later one. */
@@ -148,6 +218,7 @@ export interface DrainedView {
 
 export type DrainStep =
   | { kind: 'wait' }
+  /** Hours closed by the watermark, or (nothing closed) the open hour marked partial. */
   | (StepCommit & { kind: 'close' })
   | (StepCommit & { kind: 'move'; skipped: { key: string; reason: SkipReason }[] });
 
@@ -157,10 +228,16 @@ export type DrainStep =
  * is marked at the last entry read (entries written there later are `late`), days skipped at '0'.
  */
 export function whenDrained(state: AggregatorState, view: DrainedView): DrainStep {
+  // The partition vanished after some of it was read: the rest of the open hour is lost with it.
+  const lost =
+    !view.currentExists && state.lastId !== '0' && state.window.count > 0 && !state.window.partial;
+  const window: WindowState = lost
+    ? { ...state.window, partial: lossReason(state.streamKey, view.watermarkMs) }
+    : state.window;
   const closing =
     view.watermarkMs === null
-      ? { state: state.window, closed: [] }
-      : closeThrough(state.window, view.watermarkMs);
+      ? { state: window, closed: [] }
+      : closeThrough(window, view.watermarkMs);
   const advance = advanceWhenDrained({
     current: state.streamKey,
     currentExists: view.currentExists,
@@ -174,10 +251,11 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       advance.skipped.map(({ key }) => [key, '0']),
     );
     if (view.currentExists) marks[state.streamKey] = state.lastId;
+    const { partialHour: _pending, ...rest } = state;
     return {
       kind: 'move',
       to: {
-        ...state,
+        ...rest,
         streamKey: advance.to,
         lastId: '0',
         window: closing.state,
@@ -188,7 +266,8 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       skipped: advance.skipped,
     };
   }
-  if (closing.closed.length > 0) {
+  // A hour closed, or the open hour newly marked partial (saved so the mark survives a restart).
+  if (closing.closed.length > 0 || lost) {
     return {
       kind: 'close',
       to: { ...state, window: closing.state, publishedUntilMs: published },

@@ -108,6 +108,7 @@ describe('decodeAverage', () => {
       observations: '3600',
       seq: 1,
       exact: { mean: '23.0000', min: '10', max: '40' },
+      partial: null,
     });
   });
 
@@ -128,6 +129,7 @@ describe('decodeAverage', () => {
             observations: written.num_observations,
             seq,
             exact: { mean: written.mean_temp_f, min: written.min_temp_f, max: written.max_temp_f },
+            partial: avg.partial ?? null,
           });
         },
       ),
@@ -157,6 +159,7 @@ describe('decodeAverage', () => {
       observations: '3600',
       seq: null,
       exact: null,
+      partial: null,
     });
   });
 
@@ -330,5 +333,53 @@ describe('averageProblem: what neither the reader prints nor the warehouse store
     [{ seq: '9007199254740993' }, 'seq is beyond 9007199254740991'],
   ])('names what cannot be: %#', (change, reason) => {
     expect(problem(change)).toBe(reason);
+  });
+});
+
+describe('partial hours', () => {
+  const average = {
+    hourStartMs: H2025 + 8 * 3_600_000,
+    total: 1200 * 12.5,
+    count: 1200,
+    min: 1,
+    max: 30,
+  };
+
+  it('writes the reason as one more field; a complete hour keeps exactly its seven', () => {
+    const complete = averageFields(average);
+    expect(Object.keys(complete)).toEqual([
+      'hour',
+      'date',
+      'average_temp_f',
+      'num_observations',
+      'mean_temp_f',
+      'min_temp_f',
+      'max_temp_f',
+    ]);
+    expect(averageFields({ ...average, partial: 'evicted' })).toEqual({
+      ...complete,
+      partial: 'evicted',
+    });
+  });
+
+  it('reads the mark back and says so at the end of the seed line', () => {
+    const written = { ...averageFields({ ...average, partial: 'expired' }), seq: '3' };
+    const message = decodeAverage(flat(written))!;
+    expect(message.partial).toBe('expired');
+    expect(describeAverage(message)).toBe(
+      'Average temperature for 2025/01/01 at 8 was 12F (1200 observations). — partial: readings lost (partition expired before it was read)',
+    );
+    const evicted = decodeAverage(flat({ ...written, partial: 'evicted' }))!;
+    expect(describeAverage(evicted)).toMatch(
+      /— partial: readings lost \(partition evicted or deleted before it was read\)$/,
+    );
+    // Another writer's reason is shown as written; a complete hour has the seed line alone.
+    const other = decodeAverage(flat({ ...written, partial: 'sensor outage' }))!;
+    expect(describeAverage(other)).toMatch(/— partial: readings lost \(sensor outage\)$/);
+    const complete = decodeAverage(flat({ ...averageFields(average), seq: '3' }))!;
+    expect(complete.partial).toBeNull();
+    expect(describeAverage(complete)).toBe(
+      'Average temperature for 2025/01/01 at 8 was 12F (1200 observations).',
+    );
   });
 });

@@ -1,10 +1,12 @@
 import { utcDay } from './time';
 import type { HourlyAverage } from './hourly-window';
+import type { PartialHourReason } from './reasons';
 
 /**
  * How an hourly average is laid out in temps:averages: the seed's fields (`hour`, `date`,
  * `average_temp_f` as the integer part, `num_observations`) plus the exact mean, min and max.
- * (The commit adds `seq`, the average's number in the stream.)
+ * A partial hour (readings lost before they were read) has one more field, `partial`, naming why;
+ * a complete hour has none. (The commit adds `seq`, the average's number in the stream.)
  * Its entry ID derives from the hour, so writing the same hour twice is refused by Redis.
  */
 export function averageEntryId(average: HourlyAverage): string {
@@ -21,6 +23,7 @@ export function averageFields(average: HourlyAverage): Record<string, string> {
     mean_temp_f: mean.toFixed(4),
     min_temp_f: String(average.min),
     max_temp_f: String(average.max),
+    ...(average.partial ? { partial: average.partial } : {}),
   };
 }
 
@@ -41,6 +44,11 @@ export interface AverageMessage {
    * as written). Null for averages written without them (the exercise's own format).
    */
   exact: { mean: string; min: string; max: string } | null;
+  /**
+   * Why the hour is partial (its `partial` field: `expired`, `evicted`, or another writer's word),
+   * or null for a complete hour.
+   */
+  partial: string | null;
 }
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
@@ -53,7 +61,7 @@ const DECIMAL = /^-?\d+(\.\d+)?$/;
 export function decodeAverage(fields: readonly string[]): AverageMessage | null {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
-  const [date, hour, averageTempF, observations, seq, mean, min, max] = [
+  const [date, hour, averageTempF, observations, seq, mean, min, max, partial] = [
     'date',
     'hour',
     'average_temp_f',
@@ -62,6 +70,7 @@ export function decodeAverage(fields: readonly string[]): AverageMessage | null 
     'mean_temp_f',
     'min_temp_f',
     'max_temp_f',
+    'partial',
   ].map((name) => map.get(name));
   if (!date || !/^\d{4}\/\d{2}\/\d{2}$/.test(date)) return null;
   if (!hour || !/^\d{1,2}$/.test(hour)) return null;
@@ -79,6 +88,7 @@ export function decodeAverage(fields: readonly string[]): AverageMessage | null 
     observations,
     seq: seq === undefined ? null : Number(seq),
     exact,
+    partial: partial || null,
   };
 }
 
@@ -144,6 +154,19 @@ function clip(value: string): string {
 }
 
 /** The averages reader's line for an entry (the seed's wording). */
+
+const PARTIAL_CAUSES: Record<PartialHourReason, string> = {
+  expired: 'partition expired before it was read',
+  evicted: 'partition evicted or deleted before it was read',
+};
+
+/**
+ * The averages reader's line for an entry: the seed's wording, and for a partial hour a suffix
+ * saying readings were lost and why.
+ */
 export function describeAverage(message: AverageMessage): string {
-  return `Average temperature for ${message.date} at ${message.hour} was ${message.averageTempF}F (${message.observations} observations).`;
+  const line = `Average temperature for ${message.date} at ${message.hour} was ${message.averageTempF}F (${message.observations} observations).`;
+  if (message.partial === null) return line;
+  const cause = PARTIAL_CAUSES[message.partial as PartialHourReason] ?? message.partial;
+  return `${line} — partial: readings lost (${cause})`;
 }

@@ -1,3 +1,4 @@
+import type { PartialHourReason } from './reasons';
 import { HOUR_MS, startOfHour } from './time';
 
 /** The hour being aggregated and its running totals (no hour is open while `count` is 0). */
@@ -7,6 +8,12 @@ export interface WindowState {
   count: number;
   min: number;
   max: number;
+  /**
+   * Set when readings of this hour were lost before they were read (its partition disappeared):
+   * the hour is published marked as partial, with this reason. Absent for a complete hour. The fold
+   * does not see it; the step machine (`afterFold`, `whenDrained`) sets and carries it.
+   */
+  partial?: PartialHourReason;
 }
 
 export const EMPTY_WINDOW: WindowState = { hourStartMs: 0, total: 0, count: 0, min: 0, max: 0 };

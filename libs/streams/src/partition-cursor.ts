@@ -1,5 +1,5 @@
 import { nextPartitionKey, partitionDayStart } from './partition-key';
-import type { PartitionSkipReason } from './reasons';
+import type { PartialHourReason, PartitionSkipReason } from './reasons';
 import { DAY_MS, RETENTION_MS } from './time';
 
 export type SkipReason = PartitionSkipReason;
@@ -61,4 +61,15 @@ export function advanceWhenDrained(partition: DrainedPartition): Advance {
   // A finished partition that is still there is the place to wait for the next one to appear.
   if (partition.currentExists && skipped.length === 0 && !existing.has(to)) return { kind: 'stay' };
   return { kind: 'move', to, skipped };
+}
+
+/**
+ * Why readings of partition `key` were lost when it disappeared before they were read: `expired`
+ * once the producer's watermark is RETENTION_MS past the day's end (expiry explains it; also when
+ * there is no watermark, which cannot tell), `evicted` before (evicted under `maxmemory`, or deleted:
+ * our producer's partitions live at least that long).
+ */
+export function lossReason(key: string, watermarkMs: number | null): PartialHourReason {
+  const retained = partitionDayStart(key)! + DAY_MS + RETENTION_MS;
+  return watermarkMs !== null && watermarkMs < retained ? 'evicted' : 'expired';
 }

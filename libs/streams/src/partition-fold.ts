@@ -103,6 +103,12 @@ export interface PartitionFold {
   rejected: Partial<Record<ReadingRejectReason, number>>;
   /** Early entries met for the first time (after `earlyThrough`): counted once. */
   early: { firstId: string; uncounted: number; through: string } | null;
+  /**
+   * The partition's first entry when the fold ran (null: the partition is absent or empty). A
+   * cursor before it means the partition lost entries after the cursor before they were read (it
+   * disappeared, and was written again): `afterFold` marks the hours concerned as partial.
+   */
+  head: string | null;
 }
 
 /**
@@ -179,5 +185,6 @@ export function foldPartition(
     window,
     rejected,
     early,
+    head: partition[0]?.[0] ?? null,
   };
 }

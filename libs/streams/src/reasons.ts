@@ -20,3 +20,13 @@ export type ReadingRejectReason = (typeof READING_REJECT_REASONS)[number];
 /** Day partitions passed over (`temps_partitions_skipped_total{reason}`). */
 export const PARTITION_SKIP_REASONS = ['empty', 'expired'] as const;
 export type PartitionSkipReason = (typeof PARTITION_SKIP_REASONS)[number];
+
+/**
+ * Why an hour's average is partial (`partial` on temps:averages, `temps_partial_hours_total{reason}`):
+ * readings of the hour were lost before the aggregator read them, because their partition
+ * disappeared. `expired`: it was gone once its retention (RETENTION_MS after its day, by the
+ * producer's watermark) had run out — or there is no watermark to tell; `evicted`: it was gone
+ * before its retention ran out — evicted under `maxmemory`, or deleted.
+ */
+export const PARTIAL_HOUR_REASONS = ['expired', 'evicted'] as const;
+export type PartialHourReason = (typeof PARTIAL_HOUR_REASONS)[number];

@@ -31,6 +31,7 @@ const SERVICE_METRICS = [
   'temps_readings_rejected_total',
   'temps_averages_written_total',
   'temps_partitions_skipped_total',
+  'temps_partial_hours_total',
   'temps_aggregator_partition',
   'temps_aggregator_lag_seconds',
   'temps_aggregator_headroom_seconds',
@@ -350,7 +351,10 @@ describe('grafana/dashboards/temps.json', () => {
       topic: 'partitions skipped',
       title: /partitions skipped/i,
       type: 'timeseries',
-      exprs: ['sum by (reason) (temps_partitions_skipped_total)'],
+      exprs: [
+        'sum by (reason) (temps_partitions_skipped_total)',
+        'sum by (reason) (temps_partial_hours_total)',
+      ],
     },
     {
       topic: 'aggregator headroom',

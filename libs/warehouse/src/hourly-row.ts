@@ -41,7 +41,8 @@ export function averageToRow(fields: readonly string[]): StoredAverage | Unstora
  * The row for an average, checked or not (averageToRow checks first): the hour's start comes from
  * `date` and `hour`. An average written without this project's exact figures gets NULL mean, min
  * and max, unless its `average_temp_f` is itself a decimal: that is the exact mean, and
- * `average_temp_f` its integer part, as this project writes it.
+ * `average_temp_f` its integer part, as this project writes it. A partial hour keeps its `partial`
+ * reason; a complete one gets NULL.
  */
 export function hourlyRow(average: AverageMessage): HourlyRow {
   const [year, month, day] = average.date.split('/').map(Number);
@@ -59,5 +60,6 @@ export function hourlyRow(average: AverageMessage): HourlyRow {
     mean_temp_f: average.exact?.mean ?? (decimal ? average.averageTempF : null),
     min_temp_f: average.exact?.min ?? null,
     max_temp_f: average.exact?.max ?? null,
+    partial: average.partial,
   };
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { PARTIAL_HOURS_MIGRATION } from './migration-0002-partial-hours';
 import { SET_ASIDE_MIGRATION } from './migration-set-aside';
 
 /**
@@ -31,5 +32,6 @@ export const WAREHOUSE_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_partial_hours': PARTIAL_HOURS_MIGRATION,
   '0002_set_aside_averages': SET_ASIDE_MIGRATION,
 };

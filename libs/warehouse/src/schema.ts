@@ -18,6 +18,11 @@ export interface HourlyAveragesTable {
   mean_temp_f: string | null;
   min_temp_f: string | null;
   max_temp_f: string | null;
+  /**
+   * Why the hour is partial (readings lost before they were read: `expired`, `evicted`); null for a
+   * complete hour. Optional on insert: rows written before it existed have none.
+   */
+  partial: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Where the sink is in temps:averages; written in the same transaction as the rows. */

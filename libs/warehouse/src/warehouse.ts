@@ -33,6 +33,7 @@ export const HOURLY_COLUMNS = [
   'mean_temp_f',
   'min_temp_f',
   'max_temp_f',
+  'partial',
 ] as const;
 
 /** An entry that can never be stored, as the sink sets it aside (table set_aside_averages). */
@@ -190,7 +191,8 @@ export class Warehouse {
                 ${column('hour_start')}::timestamptz[], ${column('date')}::date[],
                 ${column('hour')}::smallint[], ${column('average_temp_f')}::integer[],
                 ${column('num_observations')}::integer[], ${column('mean_temp_f')}::numeric[],
-                ${column('min_temp_f')}::numeric[], ${column('max_temp_f')}::numeric[])`,
+                ${column('min_temp_f')}::numeric[], ${column('max_temp_f')}::numeric[],
+                ${batch.map((row) => row.partial ?? null)}::text[])`,
             )
             .onConflict((oc) =>
               oc.column('hour_start').doUpdateSet((eb) => ({
@@ -201,6 +203,7 @@ export class Warehouse {
                 mean_temp_f: eb.ref('excluded.mean_temp_f'),
                 min_temp_f: eb.ref('excluded.min_temp_f'),
                 max_temp_f: eb.ref('excluded.max_temp_f'),
+                partial: eb.ref('excluded.partial'),
               })),
             )
             .execute();

@@ -140,6 +140,7 @@ describe.each(backends)('warehouse on $name', (backend) => {
     }>`select name from kysely_migration order by name`.execute(warehouse.db);
     expect(applied.rows.map((r) => r.name)).toEqual([
       '0001_hourly_averages',
+      '0002_partial_hours',
       '0002_set_aside_averages',
     ]);
   });
@@ -339,6 +340,43 @@ describe.each(backends)('warehouse on $name', (backend) => {
       refusedByTheDatabase: problem !== null,
       problem,
     });
+  });
+
+  it('stores a partial hour with its reason, a complete one with partial NULL', async () => {
+    const fields = (hour: string, extra: string[]) => {
+      const stored = averageToRow([
+        'hour',
+        hour,
+        'date',
+        '2025/01/03',
+        'average_temp_f',
+        '12',
+        'num_observations',
+        '1200',
+        'mean_temp_f',
+        '12.5000',
+        'min_temp_f',
+        '1',
+        'max_temp_f',
+        '30',
+        ...extra,
+      ]);
+      if (!stored || !('row' in stored)) throw new Error('not a storable average');
+      return stored.row;
+    };
+    await warehouse.store(STREAM, START_POSITION, { lastId: '2-0', lastSeq: 2 }, [
+      fields('8', ['partial', 'evicted', 'seq', '1']),
+      fields('9', ['seq', '2']),
+    ]);
+    const saved = await warehouse.db
+      .selectFrom('hourly_averages')
+      .select(['hour', 'partial'])
+      .orderBy('hour_start')
+      .execute();
+    expect(saved).toEqual([
+      { hour: 8, partial: 'evicted' },
+      { hour: 9, partial: null },
+    ]);
   });
 
   it('keeps the exact values of an hourly average entry', async () => {

@@ -116,7 +116,7 @@ export class AggregatorPosition {
     this.singleWriter = new SingleWriter({ now: this.now }); // no longer standing by
     if (!this.config.fromOldest) {
       throw new StateLostError(
-        `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; start it again with a partition name (or --from-oldest) to begin again.`,
+        `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); start it again with a partition name (or --from-oldest) to begin again.`,
       );
     }
     this.report.beginningAgain();

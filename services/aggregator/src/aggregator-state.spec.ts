@@ -106,6 +106,35 @@ describe('aggregator state', () => {
     );
   });
 
+  it('round-trips an open hour marked partial, and refuses an unknown reason', () => {
+    const window = { hourStartMs: H2025, total: 150, count: 3, min: 40, max: 60 };
+    const state = {
+      streamKey: 'temps:20250101',
+      lastId: `${H2025}-0`,
+      window: { ...window, partial: 'evicted' as const },
+      publishedUntilMs: 0,
+    };
+    expect(serializeState(state)).toMatchObject({ current_hourly_partial: 'evicted' });
+    expect(parseState(serializeState(state))).toEqual(state);
+    // Only an open hour carries the mark.
+    expect(serializeState({ ...state, window: EMPTY_WINDOW })).not.toHaveProperty(
+      'current_hourly_partial',
+    );
+    expect(
+      corruptionOf({ ...serializeState(state), current_hourly_partial: 'lost' }).message,
+    ).toContain('current_hourly_partial is not a partial-hour reason ("lost")');
+    // An hour not open yet whose beginning was lost.
+    const pending = {
+      ...state,
+      partialHour: { hourStartMs: H2025 + 3_600_000, reason: 'expired' as const },
+    };
+    expect(serializeState(pending)).toMatchObject({ partial_hour: `${H2025 + 3_600_000} expired` });
+    expect(parseState(serializeState(pending))).toEqual(pending);
+    expect(
+      corruptionOf({ ...serializeState(state), partial_hour: '12 expired' }).message,
+    ).toContain('partial_hour is not');
+  });
+
   it('round-trips the states foldEntries produces from integer readings', () => {
     fc.assert(
       fc.property(

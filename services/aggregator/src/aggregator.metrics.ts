@@ -1,6 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { PARTITION_SKIP_REASONS, READING_REJECT_REASONS } from '@temps/streams';
+import {
+  PARTIAL_HOUR_REASONS,
+  PARTITION_SKIP_REASONS,
+  READING_REJECT_REASONS,
+} from '@temps/streams';
 
 @Injectable()
 export class AggregatorMetrics {
@@ -9,6 +13,8 @@ export class AggregatorMetrics {
   readonly readingsRejected: Counter<'reason'>;
   readonly averagesWritten: Counter;
   readonly partitionsSkipped: Counter<'reason'>;
+  /** Label `reason`: one of PARTIAL_HOUR_REASONS. */
+  readonly partialHours: Counter<'reason'>;
   readonly partition: Gauge<'stream'>;
   readonly lag: Gauge;
   readonly latestAverage: Gauge;
@@ -37,6 +43,12 @@ export class AggregatorMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.partialHours = new Counter({
+      name: 'temps_partial_hours_total',
+      help: 'Hourly averages added to temps:averages marked partial (readings lost before they were read), by reason: expired or evicted.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.partition = new Gauge({
       name: 'temps_aggregator_partition',
       help: 'The partition the aggregator is reading (1 for its stream label).',
@@ -56,5 +68,6 @@ export class AggregatorMetrics {
     // Every known reason is a series from the start, so a panel reads 0 rather than "No data".
     for (const reason of READING_REJECT_REASONS) this.readingsRejected.inc({ reason }, 0);
     for (const reason of PARTITION_SKIP_REASONS) this.partitionsSkipped.inc({ reason }, 0);
+    for (const reason of PARTIAL_HOUR_REASONS) this.partialHours.inc({ reason }, 0);
   }
 }

@@ -8,6 +8,7 @@ import {
   type HourlyAverage,
   type ReadingRejectReason,
   type SkipReason,
+  utcDay,
 } from '@temps/streams';
 import { AGGREGATOR_CLOCK } from './aggregator.constants';
 import { AggregatorMetrics } from './aggregator.metrics';
@@ -71,6 +72,14 @@ export class AggregatorReporter {
   ): void {
     if (to.lastId !== from.lastId || to.streamKey !== from.streamKey) this.waiting = false;
     this.metrics.averagesWritten.inc(added);
+    // Hours already on temps:averages are the first ones closed; only those added are counted.
+    for (const hour of closed.slice(closed.length - added)) {
+      if (!hour.partial) continue;
+      this.metrics.partialHours.inc({ reason: hour.partial });
+      this.logger.warn(
+        `Published ${utcDay(hour.hourStartMs, '/')} hour ${new Date(hour.hourStartMs).getUTCHours()} as partial (${hour.count} readings): readings of it were lost before they were read (${hour.partial === 'expired' ? 'its partition expired' : 'its partition was evicted or deleted'}).`,
+      );
+    }
     const latest = closed[closed.length - 1];
     if (latest) this.metrics.latestAverage.set(latest.total / latest.count);
     if (watermarkMs !== null) this.lag(to, watermarkMs);
@@ -85,7 +94,7 @@ export class AggregatorReporter {
       this.metrics.partitionsSkipped.inc({ reason });
       this.logger.warn(
         reason === 'expired'
-          ? `Partition ${key} expired before it was fully read; continuing with the next one.`
+          ? `Partition ${key} expired before it was fully read (or was evicted under maxmemory); continuing with the next one.`
           : `Skipping ${key}: no readings that day.`,
       );
     }
@@ -125,7 +134,7 @@ export class AggregatorReporter {
 
   beginningAgain(): void {
     this.logger.warn(
-      `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran; starting again from the oldest partition.`,
+      `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); starting again from the oldest partition.`,
     );
   }
 

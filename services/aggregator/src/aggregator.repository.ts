@@ -141,8 +141,14 @@ export class AggregatorRepository {
     const dropped = Object.keys(from.left ?? {})
       .filter((key) => !(to.left && key in to.left))
       .flatMap((key) => [`${AGGREGATOR_FIELDS.leftPrefix}${key}`, '']);
+    const state = serializeState(to);
+    // An open hour no longer marked partial (it closed), a pending mark passed: their fields go.
+    const unmarked = [AGGREGATOR_FIELDS.partial, AGGREGATOR_FIELDS.partialHour]
+      .filter((field) => !(field in state))
+      .flatMap((field) => [field, '']);
     const fields = [
-      ...Object.entries(serializeState(to)).flat(),
+      ...Object.entries(state).flat(),
+      ...unmarked,
       ...dropped,
       AGGREGATOR_FIELDS.writer,
       this.instanceId,
@@ -289,6 +295,7 @@ type FoldReply = [
   string | null,
   string | null,
   number,
+  string | null,
 ];
 
 /** Every float crosses as `%.17g` text: Number() reads back the exact double Lua summed. */
@@ -315,6 +322,7 @@ function parseFold(reply: FoldReply): FoldRead {
     watermark,
     opened,
     exhausted,
+    head,
   ] = reply;
   const rejected: Partial<Record<ReadingRejectReason, number>> = {};
   for (let i = 0; i < rejectedFlat.length; i += 2) {
@@ -338,6 +346,7 @@ function parseFold(reply: FoldReply): FoldRead {
         early.length === 3
           ? { firstId: String(early[0]), uncounted: Number(early[1]), through: String(early[2]) }
           : null,
+      head: head ?? null,
     },
     watermarkMs: parseWatermark(watermark),
   };

@@ -32,7 +32,7 @@ describe('aggregator: state that vanishes or is replaced while it runs', () => {
     await child.waitFor('Waiting for new messages in stream temps:20250102', 60_000);
     await redis.flushall();
     await child.waitFor(
-      'aggregating_consumer_state disappeared from Redis while the aggregator ran; starting again from the oldest partition.',
+      'aggregating_consumer_state disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); starting again from the oldest partition.',
     );
     await produce('--days', '1', '--seed', '4', '--start', '2025-05-01');
     await child.waitFor('Starting aggregating consumer in stream temps:20250501 at message 0.');
@@ -53,7 +53,7 @@ describe('aggregator: state that vanishes or is replaced while it runs', () => {
     const finished = await child.exited;
     expect(finished.code).toBe(1);
     expect(finished.stderr.trim()).toBe(
-      'aggregator: aggregating_consumer_state disappeared from Redis while the aggregator ran; start it again with a partition name (or --from-oldest) to begin again.',
+      'aggregator: aggregating_consumer_state disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); start it again with a partition name (or --from-oldest) to begin again.',
     );
     expect(await redis.exists('aggregating_consumer_state')).toBe(0);
   });

@@ -45,6 +45,7 @@ function csvRows(hours: number): string[] {
         f.mean_temp_f,
         f.min_temp_f,
         f.max_temp_f,
+        '', // partial: NULL, a complete hour
       ].join(',') + '\n',
     );
   }

@@ -122,7 +122,7 @@ describe('AveragesService decisions (fake repository, fake clock)', () => {
     repository.saved = null;
     await service.handle(read(average(1)));
     expect(warnings).toEqual([
-      'averages_consumer_state disappeared from Redis while the reader ran; reading temps:averages again from its start.',
+      'averages_consumer_state disappeared from Redis while the reader ran (deleted, or evicted under an allkeys-* maxmemory-policy); reading temps:averages again from its start.',
     ]);
     expect(service.cursor()).toEqual([['temps:averages', '0']]);
   });

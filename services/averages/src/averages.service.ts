@@ -198,7 +198,7 @@ export class AveragesService implements StreamCursorSource {
     } catch (error) {
       if (error instanceof StateGoneError) {
         this.logger.warn(
-          `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran; reading ${AVERAGES_STREAM} again from its start.`,
+          `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran (deleted, or evicted under an allkeys-* maxmemory-policy); reading ${AVERAGES_STREAM} again from its start.`,
         );
         this.state = position(await this.repository.initialize(START));
       } else if (error instanceof StaleStateError) {

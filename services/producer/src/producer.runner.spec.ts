@@ -172,7 +172,7 @@ describe('ProducerRunner decisions (fake repository, fake clock)', () => {
     repository.beforeWrite = () => (repository.state = null);
     await expect(runner.run()).rejects.toThrow(
       new RunLostError(
-        'producer_state disappeared from Redis while the producer ran; start the producer again to begin a new run.',
+        'producer_state disappeared from Redis while the producer ran (deleted, or evicted under an allkeys-* maxmemory-policy); start the producer again to begin a new run.',
       ),
     );
     expect(repository.state).toBeNull();

@@ -143,7 +143,9 @@ export class ProducerRunner {
       await this.pause(1_000);
     } else if (error instanceof StateGoneError) {
       // The run this process was writing is no longer in Redis: never write it back from memory.
-      throw new RunLostError(`${error.detail}; start the producer again to begin a new run.`);
+      throw new RunLostError(
+        `${error.detail} (deleted, or evicted under an allkeys-* maxmemory-policy); start the producer again to begin a new run.`,
+      );
     } else if (error instanceof StaleStateError) {
       // The saved run is not this one at this batch's start: another run replaced it (stop),
       // this process's own batch applied just before a connection dropped and sent again by
@@ -162,7 +164,7 @@ export class ProducerRunner {
     const saved = await this.repository.loadRun();
     if (!saved) {
       throw new RunLostError(
-        `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran; start the producer again to begin a new run.`,
+        `${PRODUCER_STATE_KEY} disappeared from Redis while the producer ran (deleted, or evicted under an allkeys-* maxmemory-policy); start the producer again to begin a new run.`,
       );
     }
     return saved;

@@ -44,7 +44,7 @@ describe('producer: state that vanishes or is replaced, a second instance, a ful
       const finished = await child.exited;
       expect(finished.code).toBe(1);
       expect(finished.stderr.trim()).toBe(
-        'producer: producer_state disappeared from Redis while the producer ran; start the producer again to begin a new run.',
+        'producer: producer_state disappeared from Redis while the producer ran (deleted, or evicted under an allkeys-* maxmemory-policy); start the producer again to begin a new run.',
       );
       expect(finished.stderr).not.toMatch(/STALE_RUN|STALE_STATE|reset or replaced/);
       expect(await redis.exists('producer_state')).toBe(0);

@@ -4,6 +4,7 @@ import { isEntryId } from '../entry-id';
 import { EMPTY_WINDOW } from '../hourly-window';
 import { AGGREGATOR_STATE_KEY } from '../keys';
 import { isPartitionKey } from '../partition-key';
+import { PARTIAL_HOUR_REASONS, type PartialHourReason } from '../reasons';
 import { HOUR_MS } from '../time';
 
 /**
@@ -29,6 +30,10 @@ export const FIELDS = {
   hourStart: 'current_hour',
   min: 'current_hourly_min',
   max: 'current_hourly_max',
+  /** The open hour's partial-hour reason (absent: no reading of it is known to be lost). */
+  partial: 'current_hourly_partial',
+  /** `<hour start ms> <reason>`: an hour whose beginning was lost, not open yet (see AggregatorState). */
+  partialHour: 'partial_hour',
   publishedUntil: 'published_until_ms',
   earlyThrough: 'early_through',
   /** The id of the process that committed last (see SingleWriter). */
@@ -51,6 +56,13 @@ export function serialize(state: AggregatorState): Record<string, string> {
     [F.min]: String(state.window.min),
     [F.max]: String(state.window.max),
     [F.publishedUntil]: String(state.publishedUntilMs),
+    // Only while the open hour is marked (a commit deletes the field otherwise).
+    ...(state.window.count > 0 && state.window.partial
+      ? { [F.partial]: state.window.partial }
+      : {}),
+    ...(state.partialHour
+      ? { [F.partialHour]: `${state.partialHour.hourStartMs} ${state.partialHour.reason}` }
+      : {}),
     // Only moves forward once set (a reset writes a new hash).
     ...(state.earlyThrough ? { [F.earlyThrough]: state.earlyThrough } : {}),
     ...Object.fromEntries(
@@ -87,8 +99,26 @@ export function parse(hash: Record<string, string>): AggregatorState {
   const earlyThrough = hash[F.earlyThrough] || null;
   if (earlyThrough !== null && !isEntryId(earlyThrough))
     fail(F.earlyThrough, `is not an entry ID ("${earlyThrough}")`);
+  const pendingRaw = hash[F.partialHour] || null;
+  const pending = pendingRaw === null ? null : /^(\d+) (\w+)$/.exec(pendingRaw);
+  if (
+    pendingRaw !== null &&
+    (!pending ||
+      Number(pending[1]) % HOUR_MS !== 0 ||
+      !PARTIAL_HOUR_REASONS.includes(pending[2] as PartialHourReason))
+  ) {
+    fail(F.partialHour, `is not an hour's start and a partial-hour reason ("${pendingRaw}")`);
+  }
   const withLeft = (state: AggregatorState): AggregatorState => ({
     ...state,
+    ...(pending
+      ? {
+          partialHour: {
+            hourStartMs: Number(pending[1]),
+            reason: pending[2] as PartialHourReason,
+          },
+        }
+      : {}),
     ...(Object.keys(left).length > 0 ? { left } : {}),
     ...(earlyThrough !== null ? { earlyThrough } : {}),
   });
@@ -120,10 +150,21 @@ export function parse(hash: Record<string, string>): AggregatorState {
   if (min > max || total < min * count - slack || total > max * count + slack) {
     fail(F.total, 'does not fit its count, min and max');
   }
+  const partial = hash[F.partial] || undefined;
+  if (partial !== undefined && !PARTIAL_HOUR_REASONS.includes(partial as PartialHourReason)) {
+    fail(F.partial, `is not a partial-hour reason ("${partial}")`);
+  }
   return withLeft({
     streamKey,
     lastId,
-    window: { hourStartMs, total, count, min, max },
+    window: {
+      hourStartMs,
+      total,
+      count,
+      min,
+      max,
+      ...(partial ? { partial: partial as PartialHourReason } : {}),
+    },
     publishedUntilMs,
   });
 }

@@ -24,7 +24,9 @@ import { PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
  *   stream holds entries at or after the range end), rejected {reason, n, ...},
  *   closed {start, total, count, min, max, ...}, window {start, total, count, min, max},
  *   early {first ID, uncounted, through} or {}, the watermark read (text) or false,
- *   the first hour an entry opened (ms, text) or false, whether the range was read to its end }.
+ *   the first hour an entry opened (ms, text) or false, whether the range was read to its end,
+ *   the partition's first entry ID or false (absent or empty: with a cursor before the first entry,
+ *   readings after the cursor were lost) }.
  */
 export const FOLD_PARTITION: ScriptCommand = {
   name: 'foldPartition',
@@ -184,8 +186,9 @@ if #early == 0 then
     if top and ms_of(top[1]) >= untilMs then more = 1 end
   end
 end
+local head = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
 return { last, consumed, accepted, more, rejectedReply, closedReply, window, early, watermarkText,
-  opened, exhausted and #early == 0 and 1 or 0 }
+  opened, exhausted and #early == 0 and 1 or 0, head and head[1] or false }
 `,
 };
 
@@ -209,6 +212,7 @@ declare module 'ioredis' {
         watermark: string | null,
         opened: string | null,
         exhausted: number,
+        head: string | null,
       ],
       Context
     >;
