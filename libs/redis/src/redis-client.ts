@@ -4,6 +4,15 @@ import { redactRedisUrl } from './redis-url';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Every command's deadline (ms): a Redis that stops answering (paused, frozen, a stalled proxy)
+ * answers nothing, so only the client can end the wait. A command that times out may still be
+ * applied later; every write here is guarded (the single-writer guard), so sending it again is
+ * refused if it was. Long enough for any script here (a fold takes about 5 ms). A blocking read
+ * gets its block time on top (RedisStreamsServer).
+ */
+export const COMMAND_TIMEOUT_MS = 10_000;
+
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
@@ -18,6 +27,7 @@ export async function connectRedis(url: string, connectionName: string): Promise
     connectionName,
     lazyConnect: true,
     maxRetriesPerRequest: null,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
   });
   let lastError: Error | undefined;

@@ -1,4 +1,5 @@
 import { ThrottledLogger } from '@temps/common';
+import { COMMAND_TIMEOUT_MS } from './redis-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applyDecorators, Catch, UseFilters, type RpcExceptionFilter } from '@nestjs/common';
 import {
@@ -126,7 +127,12 @@ export class RedisStreamsServer
   listen(callback: (error?: unknown) => void): void {
     let reader: Redis;
     try {
-      reader = this.options.redis.duplicate({ lazyConnect: true });
+      // A blocking read waits up to its block time before any answer: that on top of the deadline.
+      const blockMs = this.options.blockMs ?? 1_000;
+      reader = this.options.redis.duplicate({
+        lazyConnect: true,
+        commandTimeout: blockMs + COMMAND_TIMEOUT_MS,
+      });
     } catch (error) {
       return callback(error);
     }

@@ -67,6 +67,17 @@ describe('classifyRedisError: which replies clear by themselves', () => {
     expect(classifyRedisError(new Error('Connection is closed.'))).toBe('fatal');
     expect(classifyRedisError(null)).toBe('fatal');
   });
+
+  it("a command past its deadline (ioredis's commandTimeout) is transient: TIMEOUT", () => {
+    const timedOut = new Error('Command timed out');
+    expect(classifyRedisError(timedOut)).toBe('transient');
+    expect(transientCause(timedOut)).toMatchObject({
+      code: TransientCode.Timeout,
+      reason: 'Redis did not answer in time (TIMEOUT Command timed out.)',
+    });
+    // The same words in a reply are Redis's, not the deadline: no code, not transient.
+    expect(classifyRedisError(reply('Command timed out'))).toBe('fatal');
+  });
 });
 
 describe('RedisTransientError', () => {

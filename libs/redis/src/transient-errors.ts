@@ -46,6 +46,13 @@ export enum TransientCode {
    * replica): reading again is all it takes.
    */
   Unblocked = 'UNBLOCKED',
+  /**
+   * Not a reply: Redis did not answer within the command's deadline (COMMAND_TIMEOUT_MS: a paused,
+   * frozen or overloaded server, a stalled proxy). It clears when Redis answers again. Unlike the
+   * refusals above, the command may still be applied later: every write here is guarded, so
+   * sending it again is refused if it was, and the caller goes on from what Redis holds.
+   */
+  Timeout = 'TIMEOUT',
 }
 
 /** What each transient refusal means, for /health and the log (the reply's own text follows it). */
@@ -59,7 +66,11 @@ const MEANING: Record<TransientCode, string> = {
   [TransientCode.ClusterDown]: 'Redis Cluster is down',
   [TransientCode.NoReplicas]: 'Redis refuses writes: too few replicas in sync',
   [TransientCode.Unblocked]: 'Redis ended a blocking read (its role changed)',
+  [TransientCode.Timeout]: 'Redis did not answer in time',
 };
+
+/** ioredis's own error when a command's `commandTimeout` passes. */
+const TIMED_OUT = 'Command timed out';
 
 const TRANSIENT = new Set<string>(Object.values(TransientCode));
 
@@ -97,6 +108,9 @@ export function isTransientCode(code: string): code is TransientCode {
 export function transientCause(error: unknown): RedisTransientError | null {
   for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
     if (e instanceof RedisTransientError) return e;
+    if (e instanceof Error && !(e instanceof ReplyError) && e.message === TIMED_OUT) {
+      return new RedisTransientError(`${TransientCode.Timeout} ${TIMED_OUT}.`, { cause: e });
+    }
     if (e instanceof ReplyError) {
       const { message } = e as Error;
       const code = message.split(' ', 1)[0];

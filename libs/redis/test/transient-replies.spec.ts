@@ -7,9 +7,13 @@ import {
 } from '@temps/testing';
 import { Redis, type Result } from 'ioredis';
 import {
+  COMMAND_TIMEOUT_MS,
   RedisTransientError,
+  TransientCode,
   classifyRedisError,
+  connectRedis,
   defineScripts,
+  transientCause,
   withTypedErrors,
   type ScriptCommand,
 } from '../src';
@@ -88,4 +92,30 @@ describe('other real replies', () => {
       await server.stop();
     }
   });
+});
+
+describe('a Redis that stops answering (SIGSTOP)', () => {
+  it('every command ends at its deadline as a transient TIMEOUT, and commands work again once it answers', async () => {
+    const server = await startPrivateRedis();
+    const redis = await connectRedis(server.url, 'deadline-test');
+    // The server's own pid, as it reports it (INFO server process_id).
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))![1]);
+    try {
+      await redis.set('k', '1');
+      process.kill(pid, 'SIGSTOP');
+      const started = Date.now();
+      const error = await redis.get('k').catch((e: unknown) => e);
+      const waited = Date.now() - started;
+      expect(classifyRedisError(error)).toBe('transient');
+      expect(transientCause(error)?.code).toBe(TransientCode.Timeout);
+      expect(waited).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 100);
+      expect(waited).toBeLessThan(COMMAND_TIMEOUT_MS + 3_000);
+      process.kill(pid, 'SIGCONT');
+      await expect(redis.get('k')).resolves.toBe('1');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      redis.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
 });
