@@ -7,7 +7,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { PARTITION_SKIP_REASONS, READING_REJECT_REASONS } from '@temps/streams';
+import {
+  PARTIAL_HOUR_REASONS,
+  PARTITION_SKIP_REASONS,
+  READING_REJECT_REASONS,
+} from '@temps/streams';
 import { WAREHOUSE_FAILURES } from '@temps/warehouse';
 import { workspaceRoot } from '@temps/testing';
 
@@ -15,6 +19,7 @@ import { workspaceRoot } from '@temps/testing';
 const KNOWN: Record<string, { label: string; values: readonly string[] }> = {
   temps_readings_rejected_total: { label: 'reason', values: READING_REJECT_REASONS },
   temps_partitions_skipped_total: { label: 'reason', values: PARTITION_SKIP_REASONS },
+  temps_partial_hours_total: { label: 'reason', values: PARTIAL_HOUR_REASONS },
   temps_warehouse_write_errors_total: { label: 'reason', values: WAREHOUSE_FAILURES },
 };
 
