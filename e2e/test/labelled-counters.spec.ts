@@ -1,6 +1,6 @@
 // Every labelled counter of every service is a series at 0 for each label value it knows, from the
-// moment the service starts: a dashboard panel over it reads 0 on a clean stack, never "No data"
-// (issue 16, item 5b). Each service's metrics classes are constructed here on a fresh registry and
+// moment the service starts: a dashboard panel over it reads 0 on a clean stack, never "No data".
+// Each service's metrics classes are constructed here on a fresh registry and
 // scraped, in-process. The services are applications, which no project may import by name, so
 // their `*.metrics.ts` files are found on disk and loaded by path; this project already depends
 // on every service (implicitDependencies in e2e/project.json).
