@@ -40,7 +40,11 @@ describe('producer: --follow serves health and metrics while it writes', () => {
   });
 
   it('reports healthy with Redis reachable and the write loop turning', async () => {
-    const response = await fetch(`${base}/health`);
+    // Ready once the write loop has turned: it may not have at the moment HTTP is served.
+    const response = await eventually(async () => {
+      const answer = await fetch(`${base}/health`);
+      return answer.status === 200 ? answer : null;
+    }, 10_000);
     expect(response.status).toBe(200);
     const body = (await response.json()) as HealthBody;
     expect(body.info.redis.status).toBe('up');
