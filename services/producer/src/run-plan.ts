@@ -1,20 +1,13 @@
-import { DAY_MS, PARTITION_RANGE, SimulatedClock, startOfDay } from '@temps/streams';
+import {
+  DAY_MS,
+  PARTITION_RANGE,
+  SimulatedClock,
+  startOfDay,
+  type ProducerStateHash,
+} from '@temps/streams';
 
-/** The fixed parameters of one producer run, saved in Redis so that a resumed run is the same run. */
-export interface RunParams {
-  runId: string;
-  startMs: number;
-  /** Exclusive end of the simulated time range; `null` for a run that never ends. */
-  endMs: number | null;
-  intervalMs: number;
-  devices: number;
-  seed: number;
-  /** Simulated ms per real ms, and whether writing waits for the simulated clock ('max' does not). */
-  rate: number;
-  paced: boolean;
-  /** Real Unix ms at which the run's first reading was mapped. */
-  realStartMs: number;
-}
+/** The fixed parameters of one producer run (owned by the producer_state module). */
+export type RunParams = ProducerStateHash.RunParams;
 
 export type NextStep =
   | { kind: 'write'; firstMs: number; ticks: number }

@@ -31,8 +31,8 @@ export const FIELDS = {
 
 export type Field = (typeof FIELDS)[keyof typeof FIELDS];
 
-/** A run as saved: its parameters plus how far it got. */
-export interface Run {
+/** The fixed parameters of one producer run, saved so that a resumed run is the same run. */
+export interface RunParams {
   runId: string;
   startMs: number;
   /** Exclusive end of the simulated time range; `null` for a run that never ends. */
@@ -40,11 +40,15 @@ export interface Run {
   intervalMs: number;
   devices: number;
   seed: number;
-  /** Simulated ms per real ms, and whether writing waits for the simulated clock. */
+  /** Simulated ms per real ms, and whether writing waits for the simulated clock ('max' does not). */
   rate: number;
   paced: boolean;
   /** Real Unix ms at which the run's first reading was mapped. */
   realStartMs: number;
+}
+
+/** A run as saved: its parameters plus how far it got. */
+export interface Run extends RunParams {
   watermarkMs: number;
   generator: GeneratorState;
 }
