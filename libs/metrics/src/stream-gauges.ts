@@ -26,7 +26,7 @@ export interface RedisSnapshot {
 
 /** Reads every partition, temps:averages and the aggregator's position in one SCAN plus one pipeline. */
 export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
-  const streams = [...(await scanPartitions(redis)), AVERAGES_STREAM];
+  const streams = [...(await scanPartitions(redis, '*')), AVERAGES_STREAM];
 
   const pipeline = redis.pipeline();
   for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);

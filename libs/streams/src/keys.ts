@@ -6,6 +6,11 @@ export const PARTITION_PREFIX = 'temps:';
 /** Matches day partitions only (not `temps:averages` or foreign keys such as `temps:garbage`). */
 export const PARTITION_PATTERN = `${PARTITION_PREFIX}${'[0-9]'.repeat(8)}`;
 
+/** SCAN pattern of lane `tag`'s day partitions, or (tag '*') of every lane's. */
+export function lanePartitionPattern(tag: string): string {
+  return `${PARTITION_PATTERN}:{${tag}}`;
+}
+
 /** The length-capped stream of hourly averages. */
 export const AVERAGES_STREAM = 'temps:averages';
 

@@ -1,7 +1,8 @@
 import { PARTITION_PREFIX } from './keys';
 import { DAY_MS, startOfDay, utcDay } from './time';
 
-const PARTITION_KEY = /^temps:(\d{4})(\d{2})(\d{2})$/;
+/** `temps:YYYYMMDD`, or a lane's `temps:YYYYMMDD:{L.k}` (see lanes.ts). */
+const PARTITION_KEY = /^temps:(\d{4})(\d{2})(\d{2})(?::\{(\d+\.\d+)\})?$/;
 
 /**
  * The days a partition can cover: from 1970-01-01 (stream IDs count milliseconds from the Unix
@@ -10,20 +11,29 @@ const PARTITION_KEY = /^temps:(\d{4})(\d{2})(\d{2})$/;
  */
 export const PARTITION_RANGE = { startMs: 0, endMs: Date.UTC(9999, 11, 31) + DAY_MS } as const;
 
-/** The partition that holds a reading taken at `ms` (Unix milliseconds, UTC day). */
-export function partitionKeyFor(ms: number): string {
-  return `${PARTITION_PREFIX}${utcDay(ms, '')}`;
+/**
+ * The partition that holds a reading taken at `ms` (Unix milliseconds, UTC day): `temps:YYYYMMDD`,
+ * or with a lane's `tag` `temps:YYYYMMDD:{tag}`.
+ */
+export function partitionKeyFor(ms: number, tag: string | null = null): string {
+  const day = `${PARTITION_PREFIX}${utcDay(ms, '')}`;
+  return tag === null ? day : `${day}:{${tag}}`;
 }
 
-/** Start of the UTC day a partition covers, or `null` when `key` is not a valid partition name. */
+/** The lane tag of a partition key (`3.17` for `temps:20250101:{3.17}`); null for `temps:YYYYMMDD`. */
+export function partitionTag(key: string): string | null {
+  return PARTITION_KEY.exec(key)?.[4] ?? null;
+}
+
+/** Start of the UTC day a partition (of any lane) covers, or `null` when `key` is not a valid partition name. */
 export function partitionDayStart(key: string): number | null {
   const match = PARTITION_KEY.exec(key);
   if (!match) return null;
-  const [year, month, day] = match.slice(1).map(Number);
+  const [year, month, day] = match.slice(1, 4).map(Number);
   const ms = Date.UTC(year, month - 1, day);
   if (ms < PARTITION_RANGE.startMs) return null;
   // Date.UTC rolls 20250230 over into March; a real partition name round-trips.
-  return partitionKeyFor(ms) === key ? ms : null;
+  return partitionKeyFor(ms, match[4] ?? null) === key ? ms : null;
 }
 
 export function isPartitionKey(key: string): boolean {
@@ -34,12 +44,20 @@ export function isPartitionKey(key: string): boolean {
 export function nextPartitionKey(key: string): string | null {
   const start = partitionDayStart(key);
   if (start === null) throw new Error(`Not a partition key: ${key}`);
-  return start + DAY_MS < PARTITION_RANGE.endMs ? partitionKeyFor(start + DAY_MS) : null;
+  return start + DAY_MS < PARTITION_RANGE.endMs
+    ? partitionKeyFor(start + DAY_MS, partitionTag(key))
+    : null;
 }
 
-/** Partitions covering [fromMs, toMs), oldest first. */
-export function partitionKeysBetween(fromMs: number, toMs: number): string[] {
+/** Partitions covering [fromMs, toMs), oldest first (of lane `tag`, when given). */
+export function partitionKeysBetween(
+  fromMs: number,
+  toMs: number,
+  tag: string | null = null,
+): string[] {
   const keys: string[] = [];
-  for (let day = startOfDay(fromMs); day < toMs; day += DAY_MS) keys.push(partitionKeyFor(day));
+  for (let day = startOfDay(fromMs); day < toMs; day += DAY_MS) {
+    keys.push(partitionKeyFor(day, tag));
+  }
   return keys;
 }
