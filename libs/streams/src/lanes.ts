@@ -1,5 +1,8 @@
-import keySlot from 'cluster-key-slot';
 import { AVERAGES_STREAM } from './keys';
+
+// ioredis's own slot function (CRC16 mod 16384, honouring a {tag}); the package ships no types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const keySlot: (key: string) => number = require('cluster-key-slot');
 
 /**
  * Lanes: the layout for many producers. With `shards` S, the run's devices are split over S lanes;
