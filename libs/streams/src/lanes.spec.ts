@@ -119,7 +119,12 @@ describe('lane partitions', () => {
       'temps:20250101:{0.3}',
       'temps:20250102:{0.3}',
     ]);
-    for (const bad of ['temps:20250101:{}', 'temps:20250101:{a.b}', 'temps:20250101:0.3', 'temps:20250230:{0.3}']) {
+    for (const bad of [
+      'temps:20250101:{}',
+      'temps:20250101:{a.b}',
+      'temps:20250101:0.3',
+      'temps:20250230:{0.3}',
+    ]) {
       expect(isPartitionKey(bad)).toBe(false);
     }
   });

@@ -15,6 +15,8 @@ describe('parseAggregatorConfig', () => {
     expect(parseAggregatorConfig([], {})).toEqual({
       partition: null,
       fromOldest: false,
+      shards: null,
+      laneStallMs: 30_000,
       port: 3002,
       redisUrl: 'redis://localhost:6379',
     });
@@ -94,5 +96,30 @@ describe('parseAggregatorConfig', () => {
     [['--from-oldest=1'], "unknown option '--from-oldest=1' (Did you mean --from-oldest?)"],
   ])('refuses the command line %j as commander words it', (argv, line) => {
     expect(refusal(argv)).toEqual(new ConfigError(line));
+  });
+
+  it('reads the lanes the producers write and the lane stall limit', () => {
+    expect(parseAggregatorConfig(['--shards', '6'], {})).toMatchObject({ shards: 6 });
+    expect(
+      parseAggregatorConfig([], { PRODUCER_SHARDS: '4', AGGREGATOR_LANE_STALL_MS: '5000' }),
+    ).toMatchObject({ shards: 4, laneStallMs: 5_000 });
+    // Compose passes an unset variable as '': the exercise's layout.
+    expect(parseAggregatorConfig([], { PRODUCER_SHARDS: '' }).shards).toBeNull();
+    for (const [argv, env] of [
+      [['--shards', '0'], {}],
+      [[], { PRODUCER_SHARDS: '257' }],
+      [[], { PRODUCER_SHARDS: 'six' }],
+      [[], { AGGREGATOR_LANE_STALL_MS: '10' }],
+    ] as [string[], Record<string, string>][]) {
+      expect(() => parseAggregatorConfig(argv, env)).toThrow(
+        /PRODUCER_SHARDS \(lanes\) must be a whole number from 1 to 256|AGGREGATOR_LANE_STALL_MS must be/,
+      );
+    }
+  });
+
+  it('refuses a lane partition as the partition to start over from', () => {
+    expect(() => parseAggregatorConfig(['temps:20250101:{0.3}'], {})).toThrow(
+      'Invalid stream key supplied.',
+    );
   });
 });

@@ -1,12 +1,16 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { StreamEventPattern } from '@temps/redis';
-import { READINGS_PATTERN } from './aggregator.constants';
-import { AggregatorService } from './aggregator.service';
+import { AGGREGATOR_CONSUMER, READINGS_PATTERN } from './aggregator.constants';
+
+/** What the controller drives: AggregatorService, or LanesAggregatorService with lanes. */
+export interface AggregatorConsumer {
+  handle(): Promise<void>;
+}
 
 /** Receives every read of the partitions from the Redis Streams transport. */
 @Controller()
 export class AggregatorController {
-  constructor(private readonly aggregator: AggregatorService) {}
+  constructor(@Inject(AGGREGATOR_CONSUMER) private readonly aggregator: AggregatorConsumer) {}
 
   /** Each read only wakes the aggregator: it folds the partition inside Redis itself. */
   @StreamEventPattern(READINGS_PATTERN)

@@ -17,6 +17,8 @@ export class AggregatorMetrics {
   readonly partialHours: Counter<'reason'>;
   readonly partition: Gauge<'stream'>;
   readonly lag: Gauge;
+  /** Label `lane`: the lane's tag (lanes layout only). */
+  readonly laneLag: Gauge<'lane'>;
   readonly latestAverage: Gauge;
 
   constructor(@Inject(Registry) registry: Registry) {
@@ -58,6 +60,12 @@ export class AggregatorMetrics {
     this.lag = new Gauge({
       name: 'temps_aggregator_lag_seconds',
       help: "Simulated seconds between the producer's watermark and the aggregator's position.",
+      registers,
+    });
+    this.laneLag = new Gauge({
+      name: 'temps_aggregator_lane_lag_seconds',
+      help: "Simulated seconds a lane's watermark is behind the newest lane's (lanes layout): the lane with the largest lag holds every hour back.",
+      labelNames: ['lane'],
       registers,
     });
     this.latestAverage = new Gauge({

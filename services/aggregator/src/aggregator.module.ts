@@ -3,7 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
 import { RedisModule } from '@temps/redis';
-import { AGGREGATOR_CONFIG } from './aggregator.constants';
+import { AGGREGATOR_CONFIG, AGGREGATOR_CONSUMER } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorController } from './aggregator.controller';
 import { AggregatorPosition } from './aggregator-position';
@@ -11,6 +11,8 @@ import { AggregatorMetrics } from './aggregator.metrics';
 import { AggregatorReporter } from './aggregator.reporter';
 import { AggregatorRepository } from './aggregator.repository';
 import { AggregatorService } from './aggregator.service';
+import { LanesAggregatorService } from './lanes/lanes-aggregator.service';
+import { LanesRepository } from './lanes/lanes.repository';
 
 @Module({})
 export class AggregatorModule {
@@ -32,6 +34,12 @@ export class AggregatorModule {
         AggregatorReporter,
         AggregatorPosition,
         AggregatorService,
+        LanesRepository,
+        LanesAggregatorService,
+        {
+          provide: AGGREGATOR_CONSUMER,
+          useExisting: config.shards === null ? AggregatorService : LanesAggregatorService,
+        },
       ],
     };
   }

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { ThrottledLogger } from '@temps/common';
 import { ConsoleOutput, SingleWriter } from '@temps/runtime';
 import {
   AGGREGATOR_STATE_KEY,
+  REGISTRY_KEY,
   lagSeconds,
   type AggregatorState,
   type FoldStep,
@@ -24,6 +26,8 @@ const REJECTION_LOG_EVERY_MS = 10_000;
 export class AggregatorReporter {
   private readonly logger = new Logger('Aggregator');
   private readonly pendingRejections = new Map<ReadingRejectReason, number>();
+  /** A stalled lane is named once, then every 30 s while it lasts. */
+  private readonly stalls = new ThrottledLogger(this.logger);
   private lastRejectionLog = 0;
   /** "Waiting for new messages…" is printed once per wait. */
   private waiting = false;
@@ -40,6 +44,44 @@ export class AggregatorReporter {
       `Starting aggregating consumer in stream ${state.streamKey} at message ${state.lastId}.`,
     );
     this.partition(state.streamKey);
+  }
+
+  /** The lanes layout: where each lane starts. */
+  startedLanes(lanes: readonly AggregatorState[]): void {
+    this.waiting = false;
+    this.metrics.partition.reset();
+    for (const { streamKey, lastId } of lanes) {
+      this.console.line(
+        `Starting aggregating consumer in stream ${streamKey} at message ${lastId}.`,
+      );
+      this.metrics.partition.set({ stream: streamKey }, 1);
+    }
+  }
+
+  waitingForRun(): void {
+    this.console.line(`Waiting for the producers' run (${REGISTRY_KEY}).`);
+  }
+
+  /**
+   * Each lane's lag behind the newest lane (`lags`, simulated seconds, by tag); when one lane has
+   * held the run's watermark back for `stalledForMs` ≥ `stallMs`, one line naming it (throttled).
+   */
+  lanes(
+    tags: readonly string[],
+    lags: readonly number[],
+    slowest: number | null,
+    stalledForMs: number,
+    stallMs: number,
+  ): void {
+    tags.forEach((lane, i) => this.metrics.laneLag.set({ lane }, lags[i]));
+    if (slowest === null || stalledForMs < stallMs) {
+      this.stalls.reset();
+      return;
+    }
+    this.stalls.warn(
+      `Lane ${tags[slowest]} holds every hour back: its watermark has not moved for ${Math.round(stalledForMs / 1000)} s and is ${lags[slowest]} simulated s behind the newest lane (no producer writing it? see HGETALL ${REGISTRY_KEY}).`,
+      'stall',
+    );
   }
 
   waitingForPartition(): void {
@@ -120,21 +162,21 @@ export class AggregatorReporter {
     );
   }
 
-  standingBy(saved: AggregatorState): void {
+  standingBy(saved: AggregatorState, key = AGGREGATOR_STATE_KEY): void {
     this.logger.warn(
-      `Another aggregator is writing ${AGGREGATOR_STATE_KEY} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
+      `Another aggregator is writing ${key} (now at ${saved.streamKey}, message ${saved.lastId}); this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
     );
   }
 
-  tookOver(saved: AggregatorState): void {
+  tookOver(saved: AggregatorState, key = AGGREGATOR_STATE_KEY): void {
     this.logger.warn(
-      `${AGGREGATOR_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
+      `${key} has not changed for ${SingleWriter.QUIET_MS / 1000} s; continuing from ${saved.streamKey}, message ${saved.lastId}.`,
     );
   }
 
-  beginningAgain(): void {
+  beginningAgain(key = AGGREGATOR_STATE_KEY): void {
     this.logger.warn(
-      `${AGGREGATOR_STATE_KEY} disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); starting again from the oldest partition.`,
+      `${key} disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); starting again from the oldest partition.`,
     );
   }
 

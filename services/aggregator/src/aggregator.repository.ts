@@ -125,10 +125,18 @@ export class AggregatorRepository {
 
   /**
    * Folds `range` of the state's partition inside Redis (FOLD_PARTITION), continuing the state's
-   * open hour, `bound` entries at most, with the producer's watermark read in the same step.
+   * open hour, `bound` entries at most, with the producer's watermark read in the same step (from
+   * `watermarkKey`: producer_state, or a lane's producer_state:{tag}).
    */
-  async fold(state: AggregatorState, range: FoldRange, bound = FOLD_BOUND): Promise<FoldRead> {
-    return parseFold(await this.redis.foldPartition(...this.foldArgs(state, range, bound)));
+  async fold(
+    state: AggregatorState,
+    range: FoldRange,
+    bound = FOLD_BOUND,
+    watermarkKey = PRODUCER_STATE_KEY,
+  ): Promise<FoldRead> {
+    return parseFold(
+      await this.redis.foldPartition(...this.foldArgs(state, range, bound, watermarkKey)),
+    );
   }
 
   private commitArgs(
@@ -177,12 +185,13 @@ export class AggregatorRepository {
     state: AggregatorState,
     range: FoldRange,
     bound: number,
+    watermarkKey: string,
   ): [string, string, ...(string | number)[]] {
     const { window } = state;
     const { start } = range;
     return [
       state.streamKey,
-      PRODUCER_STATE_KEY,
+      watermarkKey,
       'hourMs' in start ? `${start.hourMs}-0` : start.afterId === '0' ? '-' : `(${start.afterId}`,
       bound,
       partitionDayStart(state.streamKey)!,
@@ -272,10 +281,11 @@ export class AggregatorRepository {
   /**
    * Day partitions holding readings, oldest first. Keys of another type and empty streams (someone
    * else's, or a day's name taken early) are not partitions: starting at one, or taking one as proof
-   * that the days before it are complete, would skip real data.
+   * that the days before it are complete, would skip real data. Of the exercise's layout, or of the
+   * lane tagged `lane`.
    */
-  async partitions(): Promise<string[]> {
-    const streams = await scanPartitions(this.redis);
+  async partitions(lane: string | null = null): Promise<string[]> {
+    const streams = await scanPartitions(this.redis, lane);
     const pipeline = this.redis.pipeline();
     streams.forEach((key) => pipeline.xlen(key));
     const lengths = (await pipeline.exec()) ?? [];

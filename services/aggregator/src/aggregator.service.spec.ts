@@ -160,7 +160,15 @@ function newTestService(config: Partial<AggregatorConfig>, repository = new Fake
   const now = () => clock.ms;
   const fake = repository as unknown as AggregatorRepository;
   const reporter = new AggregatorReporter(metrics, output, now);
-  const settings = { partition: null, fromOldest: false, port: 0, redisUrl: '', ...config };
+  const settings = {
+    partition: null,
+    fromOldest: false,
+    shards: null,
+    laneStallMs: 30_000,
+    port: 0,
+    redisUrl: '',
+    ...config,
+  };
   const position = new AggregatorPosition(settings, fake, reporter, now);
   const service = new AggregatorService(position, fake, reporter, now);
   const rejected = async (reason: string) =>

@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { runService, streamConsumerWorker } from '@temps/runtime';
-import { READINGS_PATTERN } from './aggregator.constants';
+import { runService, streamConsumerWorker, type StreamConsumer } from '@temps/runtime';
+import { AGGREGATOR_CONSUMER, READINGS_PATTERN } from './aggregator.constants';
 import { parseAggregatorConfig } from './aggregator-config';
 import { AggregatorModule } from './aggregator.module';
-import { AggregatorService } from './aggregator.service';
 
 /** Builds and runs the service; loaded by main.ts once stop requests are caught. */
 runService('aggregator', () => {
@@ -14,7 +13,7 @@ runService('aggregator', () => {
     worker: (app) =>
       streamConsumerWorker(app, {
         pattern: READINGS_PATTERN,
-        consumer: app.get(AggregatorService),
+        consumer: app.get<StreamConsumer>(AGGREGATOR_CONSUMER),
         // The read only wakes the aggregator: the fold reads the partition inside Redis.
         count: 1,
       }),

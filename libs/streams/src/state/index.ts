@@ -7,4 +7,5 @@ export * as AggregatorStateHash from './aggregator-state';
 export * as AveragesReaderStateHash from './averages-reader-state';
 export * as LaneRegistryHash from './lane-registry';
 export * as LaneStateHash from './lane-state';
+export * as LanesAggregatorStateHash from './lanes-aggregator-state';
 export * as ProducerStateHash from './producer-state';

@@ -1,0 +1,370 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { DependencyChecks } from '@temps/health';
+import {
+  StaleStateError,
+  StateGoneError,
+  type StreamCursor,
+  type StreamCursorSource,
+} from '@temps/redis';
+import { ExitRequest, SingleWriter } from '@temps/runtime';
+import {
+  EMPTY_WINDOW,
+  LaneStateHash,
+  LanesAggregatorStateHash,
+  afterFold,
+  afterLaneStep,
+  compareEntryIds,
+  initialState,
+  leaveMark,
+  nextPartitionKey,
+  partitionDayStart,
+  partitionKeyFor,
+  startOfDay,
+  watermarkPassed,
+  whenDrained,
+  type AggregatorState,
+  type FoldStep,
+  type HourlyAverage,
+  type LanesState,
+} from '@temps/streams';
+import { StateLostError } from '../aggregator-position';
+import { AGGREGATOR_CLOCK, AGGREGATOR_CONFIG } from '../aggregator.constants';
+import type { AggregatorConfig } from '../aggregator-config';
+import { AggregatorReporter } from '../aggregator.reporter';
+import { AggregatorRepository, FOLD_BOUND } from '../aggregator.repository';
+import { TURN_BUDGET_MS } from '../aggregator.service';
+import { FoldReader } from '../fold-reader';
+import { LanesRepository, type LanesRun, type SavedLanes } from './lanes.repository';
+import { WatermarkStall } from './watermark-stall';
+
+const KEY = LanesAggregatorStateHash.KEY;
+
+/** How often an idle aggregator looks for entries written into partitions it has left (ms). */
+const LEFT_CHECK_EVERY_MS = 2_000;
+
+/** The saved state is not the one this process holds (seen on an idle turn). */
+class StateChangedError extends Error {
+  override name = 'StateChangedError';
+}
+
+/**
+ * The aggregating consumer over lanes (PRODUCER_SHARDS): each lane is aggregated by the
+ * one-partition step machine against its own watermark, and the hours every lane has settled are
+ * merged into one average each (`afterLaneStep`), so an hour closes when the minimum over the lanes'
+ * watermarks has passed it. Every step commits the merged averages, the lane's cursor and every
+ * lane's pending hours in one atomic script, under the single-writer protocol (a commit count and
+ * the writer's id). A lane that holds the watermark back is named, measured
+ * (`temps_aggregator_lane_lag_seconds`) and, past AGGREGATOR_LANE_STALL_MS, makes /health 503.
+ */
+@Injectable()
+export class LanesAggregatorService implements StreamCursorSource {
+  private run: LanesRun | null = null;
+  private state: LanesState | null = null;
+  /** The commit count of the state this process holds, and who saved it. */
+  private step = 0;
+  private savedBy: string | null = null;
+  private singleWriter: SingleWriter<number>;
+  /** Lanes whose last fold stopped at readings ahead of their watermark (not watched by XREAD). */
+  private holding: boolean[] = [];
+  private lastLeftCheck = 0;
+  private stall: WatermarkStall | null = null;
+  private stalled: string | null = null;
+
+  constructor(
+    @Inject(AGGREGATOR_CONFIG) private readonly config: AggregatorConfig,
+    private readonly lanes: LanesRepository,
+    private readonly repository: AggregatorRepository,
+    private readonly report: AggregatorReporter,
+    private readonly checks: DependencyChecks,
+    @Optional() @Inject(AGGREGATOR_CLOCK) private readonly now: () => number = Date.now,
+  ) {
+    this.singleWriter = new SingleWriter({ now });
+  }
+
+  private get id(): string {
+    return this.repository.instanceId;
+  }
+
+  /** Waits for the producers' run, then resets to the day given, resumes, or begins at its start. */
+  async start(): Promise<void> {
+    const run = await this.waitForRun();
+    this.run = run;
+    this.stall = new WatermarkStall(run.startMs);
+    this.holding = run.tags.map(() => false);
+    this.checks.register('lanes', () => {
+      if (this.stalled) throw new Error(this.stalled);
+    });
+    if (this.config.partition) {
+      const state = this.initial(partitionDayStart(this.config.partition)!);
+      await this.lanes.reset(state, this.id);
+      this.adopt({ state, step: 0, writer: this.id });
+    } else {
+      const loaded = (await this.lanes.load(run.shards)) ?? (await this.begin());
+      if (!loaded) {
+        throw new ExitRequest([
+          'No stream key and last message ID found in Redis.',
+          'Start the consumer with stream key parameter.',
+        ]);
+      }
+      this.adopt(loaded);
+    }
+    this.report.startedLanes(this.state!.lanes);
+  }
+
+  cursor(): Promise<StreamCursor> | StreamCursor {
+    if (this.singleWriter.standingBy || !this.state) return [];
+    const watched = this.state.lanes
+      .filter((_, lane) => !this.holding[lane])
+      .map((lane): [string, string] => [lane.streamKey, lane.lastId]);
+    return this.repository
+      .readable(watched.map(([key]) => key))
+      .then((readable) => watched.filter((_, i) => readable[i]));
+  }
+
+  /** A read woke the aggregator (or its blocking read timed out): one turn over every lane. */
+  async handle(): Promise<void> {
+    if (this.singleWriter.standingBy) return this.watchOther();
+    try {
+      await this.watchWatermarks();
+      const deadline = this.now() + TURN_BUDGET_MS;
+      for (let lane = 0; lane < this.state!.lanes.length; lane++) await this.turn(lane, deadline);
+    } catch (error) {
+      const refused =
+        error instanceof StateChangedError ||
+        error instanceof StaleStateError ||
+        error instanceof StateGoneError;
+      if (!refused) throw error;
+      await this.refused();
+    }
+  }
+
+  /** Lane lags and a lane holding every hour back: metrics, one throttled line, /health. */
+  private async watchWatermarks(): Promise<void> {
+    const { tags } = this.run!;
+    const seen = this.stall!.observe(await this.lanes.watermarks(tags), this.now());
+    const { lags, slowest, stalledForMs } = seen;
+    this.report.lanes(tags, lags, slowest, stalledForMs, this.config.laneStallMs);
+    this.stalled =
+      slowest !== null && stalledForMs >= this.config.laneStallMs
+        ? `lane ${tags[slowest]} has held the watermark back for ${Math.round(stalledForMs / 1000)} s (${lags[slowest]} simulated s behind the newest lane): no producer is writing it`
+        : null;
+  }
+
+  /**
+   * One lane's turn: fold its partition in order while it has a backlog (commits pipelined, as for
+   * one partition a day), then, drained, as `whenDrained` decides.
+   */
+  private async turn(lane: number, deadline: number): Promise<void> {
+    const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
+    let all = this.state!;
+    let [step, writer] = [this.step, this.savedBy];
+    const reader = new FoldReader(
+      (from, range) => this.repository.fold(from, range, FOLD_BOUND, watermarkKey),
+      all.lanes[lane],
+    );
+    const commits: Promise<void>[] = [];
+    let last: FoldStep | null = null;
+    let watermarkMs: number | null = null;
+    let readFailure: unknown = null;
+    try {
+      for (let read = await reader.next(); read; read = await reader.next()) {
+        last = afterFold(all.lanes[lane], read.fold, read.watermarkMs, read.fresh);
+        watermarkMs = read.watermarkMs;
+        this.holding[lane] = last.outcome === 'holding';
+        if (last.commit) {
+          const next = afterLaneStep(all, lane, last.to, last.closed);
+          commits.push(
+            this.commitInOrder(all, next.state, lane, next.published, step, writer, last),
+          );
+          [all, step, writer] = [next.state, step + 1, this.id];
+        }
+        if (last.outcome === 'folding' && this.now() >= deadline) break;
+      }
+    } catch (error) {
+      readFailure = error;
+    }
+    await reader.close();
+    const failed = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (readFailure) throw readFailure;
+    const folding = last?.outcome === 'folding';
+    if (
+      (!folding && commits.length === 0) ||
+      (!folding && watermarkPassed(all.lanes[lane], watermarkMs))
+    ) {
+      await this.drained(lane);
+    }
+  }
+
+  private commitInOrder(
+    from: LanesState,
+    to: LanesState,
+    lane: number,
+    published: readonly HourlyAverage[],
+    step: number,
+    writer: string | null,
+    fold: FoldStep,
+  ): Promise<void> {
+    const done = this.lanes
+      .commit(from, to, lane, published, step, writer, this.id)
+      .then((added) => {
+        this.adopt({ state: to, step: step + 1, writer: this.id });
+        this.report.committed(from.lanes[lane], to.lanes[lane], published, added, null);
+        this.report.folded(fold, from.lanes[lane].streamKey);
+      });
+    done.catch(() => undefined); // settled in order by the turn
+    return done;
+  }
+
+  /** DRAINED, for one lane: close its open hour by its watermark, move it to its next day, or wait. */
+  private async drained(lane: number): Promise<void> {
+    const tag = this.run!.tags[lane];
+    const from = this.state!.lanes[lane];
+    const existing = await this.repository.partitions(tag);
+    const { watermarkMs, exists, lastId, saved } = await this.lanes.progress(from.streamKey, tag);
+    if (saved.step !== String(this.step) || saved.writer !== this.savedBy) {
+      throw new StateChangedError();
+    }
+    if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
+    const step = whenDrained(from, { watermarkMs, currentExists: exists, existing });
+    if (step.kind !== 'wait') {
+      await this.commitLane(lane, step.to, step.closed);
+      if (step.kind === 'move') this.report.moved(step.to.streamKey, step.skipped);
+      return;
+    }
+    if (watermarkMs !== null) this.report.lag(from, watermarkMs);
+    const next = nextPartitionKey(from.streamKey);
+    if (next && existing.includes(next) && (await this.countEarlyIn(lane, next))) return;
+    if (await this.countLateInLeft(lane, existing)) return;
+    if (lane === this.state!.lanes.length - 1) this.report.idle(from.streamKey);
+  }
+
+  /** The lane's next day has entries while this one is not finished: count the new early ones once. */
+  private async countEarlyIn(lane: number, next: string): Promise<boolean> {
+    const from = this.state!.lanes[lane];
+    const ahead = { ...from, streamKey: next, lastId: '0', window: EMPTY_WINDOW };
+    const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
+    const { fold } = await this.repository.fold(
+      ahead,
+      { start: { afterId: '0' }, untilMs: null },
+      FOLD_BOUND,
+      watermarkKey,
+    );
+    const early = fold.early;
+    if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
+    await this.commitLane(lane, { ...from, earlyThrough: early.through }, []);
+    this.report.early(next, early.firstId, early.uncounted);
+    return true;
+  }
+
+  /** Entries written into the lane's partitions already left: counted `late` once (see the one-lane service). */
+  private async countLateInLeft(lane: number, existing: string[]): Promise<boolean> {
+    if (this.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
+    if (lane === this.state!.lanes.length - 1) this.lastLeftCheck = this.now();
+    const from = this.state!.lanes[lane];
+    const { late, marks } = await this.repository.lateInLeft(from.left ?? {}, existing, FOLD_BOUND);
+    if (late.size === 0) return false;
+    await this.commitLane(lane, { ...from, left: leaveMark(from.left, marks) }, []);
+    this.report.lateInLeft(late);
+    this.lastLeftCheck = 0; // more may be waiting
+    return true;
+  }
+
+  /** Commits lane `lane`'s step (and whatever it lets every lane publish) and takes it as held. */
+  private async commitLane(
+    lane: number,
+    to: AggregatorState,
+    closed: readonly HourlyAverage[],
+  ): Promise<void> {
+    const from = this.state!;
+    const next = afterLaneStep(from, lane, to, closed);
+    const added = await this.lanes.commit(
+      from,
+      next.state,
+      lane,
+      next.published,
+      this.step,
+      this.savedBy,
+      this.id,
+    );
+    this.adopt({ state: next.state, step: this.step + 1, writer: this.id });
+    this.report.committed(from.lanes[lane], to, next.published, added, null);
+  }
+
+  private adopt(saved: SavedLanes): void {
+    [this.state, this.step, this.savedBy] = [saved.state, saved.step, saved.writer];
+  }
+
+  /**
+   * A step was refused: Redis holds the truth. Applied already by this process (go on from it), the
+   * state gone (begin again, or end), or another aggregator writing (stand by).
+   */
+  private async refused(): Promise<void> {
+    const loaded = await this.lanes.load(this.run!.shards);
+    if (loaded === null) return this.gone();
+    if (loaded.writer === this.id) return this.adopt(loaded);
+    if (this.singleWriter.onRefused(loaded.step))
+      this.report.standingBy(loaded.state.lanes[0], KEY);
+  }
+
+  /** Standing by: take over once the state has not changed for SingleWriter.QUIET_MS. */
+  private async watchOther(): Promise<void> {
+    const loaded = await this.lanes.load(this.run!.shards);
+    if (loaded === null) return this.gone();
+    if (this.singleWriter.poll(loaded.step) === 'wait') return;
+    this.adopt(loaded);
+    this.report.tookOver(loaded.state.lanes[0], KEY);
+  }
+
+  private async gone(): Promise<void> {
+    this.singleWriter = new SingleWriter({ now: this.now });
+    if (!this.config.fromOldest) {
+      throw new StateLostError(
+        `${KEY} disappeared from Redis while the aggregator ran (deleted, or evicted under an allkeys-* maxmemory-policy); start it again with a partition name (or --from-oldest) to begin again.`,
+      );
+    }
+    this.report.beginningAgain(KEY);
+    const loaded = await this.begin();
+    if (!loaded) return this.gone();
+    this.adopt(loaded);
+    this.report.startedLanes(loaded.state.lanes);
+  }
+
+  /** Without saved state and with --from-oldest: every lane at the run's first day (one start wins). */
+  private async begin(): Promise<SavedLanes | null> {
+    if (!this.config.fromOldest) return null;
+    const state = this.initial(startOfDay(this.run!.startMs));
+    if (await this.lanes.initialize(state, this.id)) return { state, step: 0, writer: this.id };
+    return this.lanes.load(this.run!.shards);
+  }
+
+  private initial(dayMs: number): LanesState {
+    const { tags } = this.run!;
+    return {
+      lanes: tags.map((tag) => initialState(partitionKeyFor(dayMs, tag))),
+      pending: tags.map(() => []),
+      publishedUntilMs: 0,
+    };
+  }
+
+  /**
+   * The producers' run from the registry, waiting for the first producer if need be. ExitRequest when
+   * its lane count is not PRODUCER_SHARDS (S is fixed for a run).
+   */
+  private async waitForRun(): Promise<LanesRun> {
+    for (let announced = false; ; announced = true) {
+      const run = await this.lanes.run();
+      if (run) {
+        if (run.shards !== this.config.shards) {
+          throw new ExitRequest([
+            `PRODUCER_SHARDS is ${this.config.shards}, but the producers' run has ${run.shards} lanes; start the aggregator with PRODUCER_SHARDS=${run.shards}.`,
+          ]);
+        }
+        return run;
+      }
+      if (!announced) this.report.waitingForRun();
+      await sleep(1_000);
+    }
+  }
+}

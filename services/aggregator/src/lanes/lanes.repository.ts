@@ -1,0 +1,221 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { HSET_IF_ABSENT, defineScripts, withTypedErrors } from '@temps/redis';
+import {
+  AVERAGES_STREAM,
+  LANES_AVERAGES_READER_STATE_KEY,
+  LaneRegistryHash,
+  LaneStateHash,
+  LanesAggregatorStateHash,
+  ProducerStateHash,
+  averageEntryId,
+  averageFields,
+  laneTag,
+  type HourlyAverage,
+  type LanesState,
+} from '@temps/streams';
+import { AVERAGES_MAXLEN } from '../aggregator.repository';
+import { COMMIT_LANES, COMMIT_LANES_GUARD } from '../scripts/commit-lanes.lua';
+import { CorruptStateError } from '@temps/redis';
+
+const KEY = LanesAggregatorStateHash.KEY;
+const F = LanesAggregatorStateHash.FIELDS;
+const { laneField } = LanesAggregatorStateHash;
+
+/** The lanes run as the registry holds it: what the aggregator needs of it. */
+export interface LanesRun {
+  runId: string;
+  shards: number;
+  /** Unix ms of the run's first reading. */
+  startMs: number;
+  /** Each lane's tag, lane by lane. */
+  tags: string[];
+}
+
+/** The saved lanes state, its commit count and who committed it last. */
+export interface SavedLanes {
+  state: LanesState;
+  step: number;
+  writer: string | null;
+}
+
+/**
+ * The lanes aggregator's own Redis access: the producers' registry, its state hash
+ * (`aggregating_consumer_state{temps:averages}`) and each lane's watermark. Folds, partitions and
+ * late entries go through AggregatorRepository, as for one partition a day.
+ */
+@Injectable()
+export class LanesRepository {
+  constructor(@Inject(Redis) private readonly redis: Redis) {
+    defineScripts(redis, COMMIT_LANES, HSET_IF_ABSENT);
+  }
+
+  /**
+   * The run in the registry (null: no producer has started one). CorruptStateError when its shard
+   * count or a lane's tag is not what the layout gives.
+   */
+  async run(): Promise<LanesRun | null> {
+    const hash = await this.redis.hgetall(LaneRegistryHash.KEY);
+    const R = LaneRegistryHash.FIELDS;
+    if (!hash[R.runId]) return null;
+    const shards = Number(hash[R.shards]);
+    const startMs = Number(hash[R.startMs]);
+    if (!Number.isInteger(shards) || shards < 1 || !Number.isFinite(startMs)) {
+      throw new CorruptStateError(
+        `${LaneRegistryHash.KEY} holds no valid ${R.shards} or ${R.startMs}; start the producers again without --resume.`,
+      );
+    }
+    const tags = Array.from({ length: shards }, (_, lane) => laneTag(lane, shards));
+    tags.forEach((tag, lane) => {
+      const saved = hash[LaneRegistryHash.laneField.tag(lane)];
+      if (saved !== undefined && saved !== tag) {
+        throw new CorruptStateError(
+          `${LaneRegistryHash.KEY} names lane ${lane} "${saved}", not "${tag}"; start the producers again without --resume.`,
+        );
+      }
+    });
+    return { runId: hash[R.runId], shards, startMs, tags };
+  }
+
+  /** The saved state of `shards` lanes (null: none); CorruptStateError when it cannot be one. */
+  async load(shards: number): Promise<SavedLanes | null> {
+    const hash = await this.redis.hgetall(KEY);
+    if (Object.keys(hash).length === 0) return null;
+    return {
+      state: LanesAggregatorStateHash.parse(hash, shards),
+      step: Number(hash[F.step] ?? 0),
+      writer: hash[F.writer] ?? null,
+    };
+  }
+
+  /** The commit count and writer saved now (nulls when the state is gone). */
+  async saved(): Promise<{ step: string | null; writer: string | null }> {
+    const [step, writer] = await this.redis.hmget(KEY, F.step, F.writer);
+    return { step, writer };
+  }
+
+  /**
+   * Starts over from `state`: temps:averages emptied, both consumers' positions saved at their
+   * start, in one transaction, so a crash right after resumes correctly.
+   */
+  async reset(state: LanesState, writer: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(AVERAGES_STREAM, KEY, LANES_AVERAGES_READER_STATE_KEY)
+      .hset(KEY, this.hash(state, 0, writer))
+      .hset(LANES_AVERAGES_READER_STATE_KEY, 'last_message_id', '0')
+      .exec();
+  }
+
+  /** Saves a first state only if none exists (aggregators starting at once: one wins). */
+  async initialize(state: LanesState, writer: string): Promise<boolean> {
+    const fields = Object.entries(this.hash(state, 0, writer)).flat();
+    return (await this.redis.hsetIfAbsent(KEY, ...fields)) === 1;
+  }
+
+  /**
+   * Commits a step: the averages `published`, and `to` (lane `lane` moved; any lane's pending hours
+   * may have changed) as commit `step` + 1, if the saved state is still commit `step` by `writer`.
+   * Resolves to the averages added. Writes nothing and rejects with StateGoneError,
+   * StaleStateError or ForeignEntryError (see COMMIT_LANES).
+   */
+  async commit(
+    from: LanesState,
+    to: LanesState,
+    lane: number,
+    published: readonly HourlyAverage[],
+    step: number,
+    writer: string | null,
+    instanceId: string,
+  ): Promise<number> {
+    const fields = this.changedFields(from, to, lane);
+    fields.push([F.step, String(step + 1)], [F.writer, instanceId]);
+    const averages = published.flatMap((average) => {
+      const entry = Object.entries(averageFields(average)).flat();
+      return [averageEntryId(average), entry.length / 2, ...entry];
+    });
+    return withTypedErrors(
+      this.redis.commitLanes(
+        KEY,
+        AVERAGES_STREAM,
+        ...COMMIT_LANES_GUARD.argv({ [F.step]: step, [F.writer]: writer ?? '' }),
+        AVERAGES_MAXLEN,
+        fields.length,
+        ...fields.flat(),
+        ...averages,
+      ),
+    );
+  }
+
+  /** Each lane's watermark (Unix ms; null: the lane has no position yet), in one round trip. */
+  async watermarks(tags: readonly string[]): Promise<(number | null)[]> {
+    const pipeline = this.redis.pipeline();
+    tags.forEach((tag) =>
+      pipeline.hget(LaneStateHash.keyOf(tag), LaneStateHash.FIELDS.watermarkMs),
+    );
+    return ((await pipeline.exec()) ?? []).map(([error, raw]) => {
+      if (error) throw error;
+      return ProducerStateHash.parseWatermark(raw as string | null);
+    });
+  }
+
+  /**
+   * In one snapshot (MULTI): lane `tag`'s watermark, whether `key` is a stream, its newest entry's
+   * ID (null if none), and the saved commit count and writer.
+   */
+  async progress(
+    key: string,
+    tag: string,
+  ): Promise<{
+    watermarkMs: number | null;
+    exists: boolean;
+    lastId: string | null;
+    saved: { step: string | null; writer: string | null };
+  }> {
+    const replies = (await this.redis
+      .multi()
+      .hget(LaneStateHash.keyOf(tag), LaneStateHash.FIELDS.watermarkMs)
+      .type(key)
+      .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
+      .hmget(KEY, F.step, F.writer)
+      .exec())!;
+    const [[, watermark], [, type], [rangeError, newest], [, saved]] = replies;
+    const exists = type === 'stream';
+    const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
+    const [step, writer] = saved as (string | null)[];
+    return {
+      watermarkMs: ProducerStateHash.parseWatermark(watermark as string | null),
+      exists,
+      lastId: top?.[0] ?? null,
+      saved: { step, writer },
+    };
+  }
+
+  private hash(state: LanesState, step: number, writer: string): Record<string, string> {
+    const fields = Object.entries(LanesAggregatorStateHash.serialize(state)).filter(
+      ([, value]) => value !== '',
+    );
+    return { ...Object.fromEntries(fields), [F.step]: String(step), [F.writer]: writer };
+  }
+
+  /**
+   * The fields a step changes: the global ones, every lane's pending hours, and lane `lane`'s
+   * cursor and open hour — with its dropped fields (a mark passed, a left partition no longer kept)
+   * given an empty value, which deletes them.
+   */
+  private changedFields(from: LanesState, to: LanesState, lane: number): [string, string][] {
+    const all = LanesAggregatorStateHash.serialize(to);
+    const own = laneField(lane, '');
+    const fields = Object.entries(all).filter(
+      ([field]) =>
+        !field.startsWith('lane:') || field.startsWith(own) || field.endsWith(':pending'),
+    );
+    const before = Object.keys(LanesAggregatorStateHash.serialize(from)).filter((field) =>
+      field.startsWith(own),
+    );
+    const dropped = before
+      .filter((field) => !(field in all))
+      .map((field): [string, string] => [field, '']);
+    return [...fields, ...dropped];
+  }
+}

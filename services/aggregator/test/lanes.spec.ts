@@ -1,0 +1,149 @@
+import {
+  actualAverages,
+  eventually,
+  expectedAverages,
+  metricValue,
+  useServiceHarness,
+} from '@temps/testing';
+import {
+  DAY_MS,
+  HOUR_MS,
+  LaneRegistryHash,
+  LaneStateHash,
+  laneLayout,
+  partitionKeyFor,
+  partitionKeysBetween,
+  type Lane,
+} from '@temps/streams';
+import type { Redis } from 'ioredis';
+
+const JAN_1_2025 = Date.UTC(2025, 0, 1);
+
+/**
+ * Writes lanes as the producers would: registry, each lane's entries `<ms>-<i>` (temp_f, device_id)
+ * in `temps:YYYYMMDD:{tag}`, and each lane's watermark. `untilMs` per lane (exclusive).
+ */
+async function writeLanes(redis: Redis, lanes: Lane[], fromMs: number, untilMs: number[]) {
+  const R = LaneRegistryHash;
+  await redis.hset(R.KEY, {
+    [R.FIELDS.runId]: 'run-1',
+    [R.FIELDS.shards]: String(lanes.length),
+    [R.FIELDS.startMs]: String(JAN_1_2025),
+    ...Object.fromEntries(lanes.map((lane) => [R.laneField.tag(lane.index), lane.tag])),
+  });
+  for (const lane of lanes) {
+    let pipeline = redis.pipeline();
+    for (let ms = fromMs; ms < untilMs[lane.index]; ms += 1_000) {
+      for (let i = 0; i < lane.devices; i++) {
+        const device = lane.firstDevice + i;
+        // Integers and halves, different per device and second.
+        const temp = ((ms / 1_000) * 7 + device * 13) % 101;
+        const value = device % 2 === 0 ? String(temp) : `${temp}.5`;
+        pipeline.xadd(
+          partitionKeyFor(ms, lane.tag),
+          `${ms}-${i}`,
+          'temp_f',
+          value,
+          'device_id',
+          String(device),
+        );
+      }
+      if (pipeline.length >= 5_000) {
+        await pipeline.exec();
+        pipeline = redis.pipeline();
+      }
+    }
+    pipeline.hset(
+      LaneStateHash.keyOf(lane.tag),
+      LaneStateHash.FIELDS.runId,
+      'run-1',
+      LaneStateHash.FIELDS.watermarkMs,
+      String(untilMs[lane.index]),
+    );
+    await pipeline.exec();
+  }
+}
+
+const lanePartitions = (lanes: Lane[], days: number) =>
+  lanes.flatMap((lane) => partitionKeysBetween(JAN_1_2025, JAN_1_2025 + days * DAY_MS, lane.tag));
+
+describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
+  const harness = useServiceHarness();
+  const aggregate = (extra: NodeJS.ProcessEnv = {}) =>
+    harness.start('aggregator', ['--from-oldest'], { PRODUCER_SHARDS: '3', ...extra });
+
+  it('publishes one average an hour over every lane, exactly once across a SIGKILL', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(3, 5);
+    const end = JAN_1_2025 + 2 * DAY_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [end, end, end]);
+
+    const first = await aggregate();
+    await eventually(async () => (await redis.xlen('temps:averages')) >= 3, 60_000);
+    await first.child.kill('SIGKILL');
+    const second = await aggregate();
+    await eventually(async () => (await redis.xlen('temps:averages')) === 48, 60_000);
+
+    const expected = await expectedAverages(redis, lanePartitions(lanes, 2));
+    const actual = await actualAverages(redis);
+    expect(actual.map(({ seq: _seq, ...rest }) => rest)).toEqual(expected);
+    expect(actual.map((a) => a.seq)).toEqual(expected.map((_, i) => i + 1));
+    expect(new Set(actual.map((a) => a.observations))).toEqual(new Set(['18000']));
+    expect(second.child.stdout).toContain(
+      `Starting aggregating consumer in stream ${partitionKeyFor(JAN_1_2025, lanes[2].tag)}`,
+    );
+    // The lanes state shares the slot of temps:averages; the exercise's key is left alone.
+    expect(await redis.exists('aggregating_consumer_state')).toBe(0);
+    expect(await redis.hget('aggregating_consumer_state{temps:averages}', 'shards')).toBe('3');
+  });
+
+  it('holds hours back while one lane is behind, names it, and turns unhealthy past the stall limit', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(3, 3);
+    const fourHours = JAN_1_2025 + 4 * HOUR_MS;
+    const twoHours = JAN_1_2025 + 2 * HOUR_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [fourHours, twoHours, fourHours]);
+    const { child, base } = await aggregate({ AGGREGATOR_LANE_STALL_MS: '2000' });
+
+    // Lane 1's watermark is at 02:00: hours 0 and 1 close, nothing after.
+    await eventually(async () => (await redis.xlen('temps:averages')) === 2, 30_000);
+    await child.waitFor(`Lane ${lanes[1].tag} holds every hour back`, 30_000);
+    await eventually(async () => (await fetch(`${base}/health`)).status === 503, 30_000);
+    const health = await (await fetch(`${base}/health`)).text();
+    expect(health).toContain(`lane ${lanes[1].tag} has held the watermark back`);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(
+      metricValue(
+        metrics,
+        `temps_aggregator_lane_lag_seconds{lane="${lanes[1].tag}",service="aggregator"}`,
+      ),
+    ).toBe(7_200);
+    expect(
+      metricValue(
+        metrics,
+        `temps_aggregator_lane_lag_seconds{lane="${lanes[0].tag}",service="aggregator"}`,
+      ),
+    ).toBe(0);
+    expect(await redis.xlen('temps:averages')).toBe(2);
+
+    // The lane catches up: the held hours close, health comes back.
+    await writeLanes(redis, [lanes[1]], twoHours, [0, fourHours]);
+    await eventually(async () => (await redis.xlen('temps:averages')) === 4, 30_000);
+    await eventually(async () => (await fetch(`${base}/health`)).status === 200, 30_000);
+    const expected = await expectedAverages(redis, lanePartitions(lanes, 1));
+    expect((await actualAverages(redis)).map(({ seq: _seq, ...rest }) => rest)).toEqual(
+      expected.slice(0, 4),
+    );
+  });
+
+  it('refuses to start with a lane count other than the run has, in one line', async () => {
+    const { redis } = harness;
+    await writeLanes(redis, laneLayout(2, 2), JAN_1_2025, [JAN_1_2025, JAN_1_2025]);
+    const { child } = await aggregate();
+    const { code } = await child.exited;
+    expect(code).not.toBe(0);
+    expect(child.stdout + child.stderr).toContain(
+      "PRODUCER_SHARDS is 3, but the producers' run has 2 lanes; start the aggregator with PRODUCER_SHARDS=2.",
+    );
+  });
+});
