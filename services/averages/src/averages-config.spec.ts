@@ -21,7 +21,16 @@ describe('parseAveragesConfig', () => {
       redisUrl: 'redis://localhost:6379',
       color: false,
       warehouse: null,
+      shards: null,
     });
+  });
+
+  it('reads PRODUCER_SHARDS, which moves its state beside temps:averages', () => {
+    expect(parseAveragesConfig([], { PRODUCER_SHARDS: '6' }).shards).toBe(6);
+    expect(parseAveragesConfig([], { PRODUCER_SHARDS: '' }).shards).toBeNull();
+    expect(() => parseAveragesConfig([], { PRODUCER_SHARDS: '0' })).toThrow(
+      'PRODUCER_SHARDS (lanes) must be a whole number from 1 to 256.',
+    );
   });
 
   it('reads PORT, where Redis is and WAREHOUSE_URL (each empty counts as unset)', () => {

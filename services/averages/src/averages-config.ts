@@ -7,8 +7,10 @@ import {
   readSettings,
   redisUrl,
   settings,
+  wholeNumber,
   type Env,
 } from '@temps/runtime';
+import { MAX_SHARDS } from '@temps/streams';
 import { parseWarehouseUrl, WarehouseConfigError, type WarehouseLocation } from '@temps/warehouse';
 
 export interface AveragesConfig {
@@ -18,6 +20,11 @@ export interface AveragesConfig {
   color: boolean;
   /** `WAREHOUSE_URL`: where every hourly average is stored; null (unset) stores nothing. */
   warehouse: WarehouseLocation | null;
+  /**
+   * `PRODUCER_SHARDS`: the lanes the producers write (null: the exercise's layout). With lanes the
+   * reader keeps its position in `averages_consumer_state{temps:averages}`, beside temps:averages.
+   */
+  shards: number | null;
 }
 
 /** Every averages setting but the colour, from the environment (README: "The warehouse"). */
@@ -27,11 +34,13 @@ export const AVERAGES_SETTINGS = settings(
       PORT: httpPort(3003),
       ...REDIS_VARIABLES,
       WAREHOUSE_URL: parsedBy(parseWarehouseUrl, WarehouseConfigError).optional(),
+      PRODUCER_SHARDS: wholeNumber(1, MAX_SHARDS, 'PRODUCER_SHARDS (lanes)').optional(),
     })
     .transform((s, ctx) => ({
       port: s.PORT,
       redisUrl: redisUrl(s, ctx),
       warehouse: s.WAREHOUSE_URL ?? null,
+      shards: s.PRODUCER_SHARDS ?? null,
     })),
 );
 

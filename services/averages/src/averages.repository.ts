@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import {
   HSET_IF_ABSENT,
@@ -8,10 +8,17 @@ import {
   streamInfo,
   withTypedErrors,
 } from '@temps/redis';
-import { AVERAGES_STREAM, AveragesReaderStateHash, compareEntryIds } from '@temps/streams';
+import {
+  AVERAGES_STREAM,
+  AveragesReaderStateHash,
+  LANES_AVERAGES_READER_STATE_KEY,
+  compareEntryIds,
+} from '@temps/streams';
+import { AVERAGES_CONFIG } from './averages.constants';
+import type { AveragesConfig } from './averages-config';
 import { SAVE_POSITION, SAVE_POSITION_GUARD } from './scripts/save-position.lua';
 
-const { KEY, FIELDS } = AveragesReaderStateHash;
+const { FIELDS } = AveragesReaderStateHash;
 
 /** Where the reader is (AveragesReaderStateHash owns the hash). */
 export type ReaderState = AveragesReaderStateHash.Position;
@@ -23,14 +30,21 @@ export type SavedReaderState = AveragesReaderStateHash.Saved;
 export class AveragesRepository {
   /** Saved as `written_by`: tells this process's saves from another reader's. */
   readonly instanceId = randomUUID();
+  /** `averages_consumer_state`, or with lanes `averages_consumer_state{temps:averages}`. */
+  readonly key: string;
 
-  constructor(@Inject(Redis) private readonly redis: Redis) {
+  constructor(
+    @Inject(Redis) private readonly redis: Redis,
+    @Optional() @Inject(AVERAGES_CONFIG) config: Pick<AveragesConfig, 'shards'> = { shards: null },
+  ) {
     defineScripts(redis, SAVE_POSITION, HSET_IF_ABSENT);
+    this.key =
+      config.shards === null ? AveragesReaderStateHash.KEY : LANES_AVERAGES_READER_STATE_KEY;
   }
 
   /** The saved position (null: none); CorruptStateError when it cannot be what a reader wrote. */
   async load(): Promise<SavedReaderState | null> {
-    const hash = await this.redis.hgetall(KEY);
+    const hash = await this.redis.hgetall(this.key);
     if (Object.keys(hash).length === 0) return null;
     return AveragesReaderStateHash.parse(hash);
   }
@@ -78,7 +92,7 @@ export class AveragesRepository {
   /** Saves a first state, unless one appeared meanwhile (then that one is returned). */
   async initialize(state: ReaderState): Promise<SavedReaderState> {
     await this.redis.hsetIfAbsent(
-      KEY,
+      this.key,
       ...Object.entries(AveragesReaderStateHash.serialize(state)).flat(),
       FIELDS.writtenBy,
       this.instanceId,
@@ -94,7 +108,7 @@ export class AveragesRepository {
   async save(from: ReaderState, to: ReaderState): Promise<void> {
     await withTypedErrors(
       this.redis.saveReaderPosition(
-        KEY,
+        this.key,
         ...(SAVE_POSITION_GUARD.argv({ [FIELDS.lastMessageId]: from.lastId }) as [string]),
         to.lastId,
         to.lastSeq === null ? '' : String(to.lastSeq),

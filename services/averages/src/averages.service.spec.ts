@@ -12,9 +12,17 @@ const ME = 'this-reader-0000-0000-000000000000' as const;
 /** The reader's state in memory, with save-position's guard: the same refusals, typed. */
 class FakeRepository implements Pick<
   AveragesRepository,
-  'instanceId' | 'load' | 'initialize' | 'save' | 'seqOf' | 'removedAfter' | 'lastGeneratedId'
+  | 'instanceId'
+  | 'key'
+  | 'load'
+  | 'initialize'
+  | 'save'
+  | 'seqOf'
+  | 'removedAfter'
+  | 'lastGeneratedId'
 > {
   readonly instanceId = ME;
+  readonly key = 'averages_consumer_state';
   saved: SavedReaderState | null = null;
   /** seq of the entries still in temps:averages, by ID (null: an entry without one). */
   seqs = new Map<string, number | null>();

@@ -8,7 +8,6 @@ import {
 } from '@temps/redis';
 import { ConsoleOutput, SingleWriter } from '@temps/runtime';
 import {
-  AVERAGES_READER_STATE_KEY,
   AVERAGES_STREAM,
   AveragesReaderStateHash,
   averageProblem,
@@ -198,7 +197,7 @@ export class AveragesService implements StreamCursorSource {
     } catch (error) {
       if (error instanceof StateGoneError) {
         this.logger.warn(
-          `${AVERAGES_READER_STATE_KEY} disappeared from Redis while the reader ran (deleted, or evicted under an allkeys-* maxmemory-policy); reading ${AVERAGES_STREAM} again from its start.`,
+          `${this.repository.key} disappeared from Redis while the reader ran (deleted, or evicted under an allkeys-* maxmemory-policy); reading ${AVERAGES_STREAM} again from its start.`,
         );
         this.state = position(await this.repository.initialize(START));
       } else if (error instanceof StaleStateError) {
@@ -212,11 +211,11 @@ export class AveragesService implements StreamCursorSource {
           // Set back by a start over (which saves no writer): read on from there.
           this.state = position(saved);
           this.logger.warn(
-            `${AVERAGES_READER_STATE_KEY} was set back by a start over; reading on from message ${this.state.lastId}.`,
+            `${this.repository.key} was set back by a start over; reading on from message ${this.state.lastId}.`,
           );
         } else if (this.writer.onRefused(saved && position(saved))) {
           this.logger.warn(
-            `Another averages reader is using ${AVERAGES_READER_STATE_KEY}; this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
+            `Another averages reader is using ${this.repository.key}; this one waits until it has been quiet for ${SingleWriter.QUIET_MS / 1000} s.`,
           );
         }
       } else {
@@ -235,7 +234,7 @@ export class AveragesService implements StreamCursorSource {
     this.printedThrough = null;
     this.state = position(saved ?? (await this.repository.initialize(START)));
     this.logger.warn(
-      `${AVERAGES_READER_STATE_KEY} has not changed for ${SingleWriter.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
+      `${this.repository.key} has not changed for ${SingleWriter.QUIET_MS / 1000} s; reading on from message ${this.state.lastId}.`,
     );
     await this.resolveSeq();
   }
