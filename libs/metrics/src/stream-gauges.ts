@@ -2,7 +2,12 @@ import { withTimeout } from '@temps/common';
 import { Gauge, type Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import { scanPartitions, singleFlight } from '@temps/redis';
-import { AVERAGES_STREAM, AggregatorStateHash, headroomMs } from '@temps/streams';
+import {
+  AVERAGES_STREAM,
+  AggregatorStateHash,
+  LanesAggregatorStateHash,
+  headroomMs,
+} from '@temps/streams';
 
 export interface StreamStats {
   stream: string;
@@ -19,7 +24,8 @@ export interface RedisSnapshot {
   maxMemoryBytes: number;
   /**
    * Seconds until the oldest partition the aggregator has not finished reading expires (from its
-   * saved state), or null when it has no state or nothing unread can expire.
+   * saved state; over lanes, the least over the lanes), or null when it has no state or nothing
+   * unread can expire.
    */
   aggregatorHeadroomSeconds: number | null;
 }
@@ -30,8 +36,12 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
 
   const pipeline = redis.pipeline();
   for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);
-  // The aggregator's partition, read through the module that owns its state's field names.
-  pipeline.info('memory').hget(AggregatorStateHash.KEY, AggregatorStateHash.FIELDS.streamKey);
+  // The aggregator's partition (or, over lanes, each lane's), read through the modules that own
+  // their state's field names.
+  pipeline
+    .info('memory')
+    .hget(AggregatorStateHash.KEY, AggregatorStateHash.FIELDS.streamKey)
+    .hgetall(LanesAggregatorStateHash.KEY);
   const replies = (await pipeline.exec()) ?? [];
   const value = (i: number) => (replies[i]?.[0] ? null : replies[i]?.[1]);
 
@@ -47,16 +57,23 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
   const usedMemoryBytes = infoNumber(info, 'used_memory');
   const maxMemoryBytes = infoNumber(info, 'maxmemory');
   const cursor = value(3 * streams.length + 1);
-  const headroom =
-    typeof cursor === 'string'
-      ? headroomMs(
-          cursor,
-          stats.map((s) => ({
-            key: s.stream,
-            ttlMs: s.ttlSeconds === null ? null : s.ttlSeconds * 1000,
-          })),
-        )
-      : null;
+  const lanes = (value(3 * streams.length + 2) ?? {}) as Record<string, string>;
+  const laneCursor = `:${AggregatorStateHash.FIELDS.streamKey}`;
+  const cursors = [
+    ...(typeof cursor === 'string' ? [cursor] : []),
+    ...Object.entries(lanes)
+      .filter(([field]) => field.startsWith('lane:') && field.endsWith(laneCursor))
+      .map(([, key]) => key),
+  ];
+  const live = stats.map((s) => ({
+    key: s.stream,
+    ttlMs: s.ttlSeconds === null ? null : s.ttlSeconds * 1000,
+  }));
+  // The least headroom over every cursor: the first partition to expire unread.
+  const headrooms = cursors
+    .map((key) => headroomMs(key, live))
+    .filter((ms): ms is number => ms !== null);
+  const headroom = headrooms.length > 0 ? Math.min(...headrooms) : null;
   return {
     streams: stats,
     usedMemoryBytes,

@@ -25,6 +25,21 @@ describe('headroomMs', () => {
     expect(headroomMs(day(1), gap)).toBe(300_000);
   });
 
+  it("looks only at the cursor's own lane (lane partitions sort apart from other lanes')", () => {
+    const lane = (n: number, tag: string) => partitionKeyFor(DAY0 + n * DAY_MS, tag);
+    const lanes: LivePartition[] = [
+      { key: lane(0, '0.3'), ttlMs: 50_000 },
+      { key: lane(1, '0.3'), ttlMs: 150_000 },
+      { key: lane(1, '1.2'), ttlMs: 170_000 },
+      ...live,
+    ];
+    expect(headroomMs(lane(1, '0.3'), lanes)).toBe(150_000);
+    expect(headroomMs(lane(0, '1.2'), lanes)).toBe(170_000);
+    expect(headroomMs(lane(2, '0.3'), lanes)).toBeNull();
+    // The exercise's layout ignores every lane.
+    expect(headroomMs(day(0), lanes)).toBe(100_000);
+  });
+
   it('is null when nothing unread is left, or it never expires', () => {
     expect(headroomMs(day(3), live)).toBeNull();
     expect(headroomMs(day(0), [])).toBeNull();

@@ -1,4 +1,4 @@
-import { isPartitionKey } from './partition-key';
+import { isPartitionKey, partitionTag } from './partition-key';
 
 /** A day partition as Redis holds it now. */
 export interface LivePartition {
@@ -15,8 +15,11 @@ export interface LivePartition {
  */
 export function headroomMs(cursor: string, partitions: readonly LivePartition[]): number | null {
   let oldest: LivePartition | null = null;
+  const lane = partitionTag(cursor);
   for (const partition of partitions) {
-    if (!isPartitionKey(partition.key) || partition.key < cursor) continue;
+    // Only the cursor's own lane (or the exercise's layout): names of one lane sort by day.
+    if (!isPartitionKey(partition.key) || partitionTag(partition.key) !== lane) continue;
+    if (partition.key < cursor) continue;
     if (oldest === null || partition.key < oldest.key) oldest = partition;
   }
   return oldest?.ttlMs ?? null;
