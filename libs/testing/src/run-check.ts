@@ -4,8 +4,11 @@ import {
   HOUR_MS,
   ReadingGenerator,
   deviceName,
+  laneLayout,
+  laneSeed,
   partitionKeyFor,
   partitionKeysBetween,
+  type Lane,
 } from '@temps/streams';
 
 /** A bounded producer run, as given on its command line. */
@@ -15,6 +18,16 @@ export interface SimulatedRun {
   devices: number;
   seed: number;
   intervalMs?: number;
+  /** Lanes (`--shards`): the devices split over this many lanes, each its own streams. */
+  shards?: number;
+}
+
+/** One reading of the reference: its time, its index within its stream's tick, and its fields. */
+interface Reading {
+  ms: number;
+  seq: number;
+  temp: number;
+  fields: string[];
 }
 
 /** What a check found: entries compared, and how many were missing, extra or different. */
@@ -27,29 +40,49 @@ export interface Tally {
 
 export const emptyTally = (): Tally => ({ checked: 0, lost: 0, doubled: 0, wrong: 0 });
 
-/** The readings an uninterrupted run writes, in ID order: the reference every check compares to. */
-export function* expectedReadings(
-  run: SimulatedRun,
-): Generator<{ ms: number; seq: number; temp: number }> {
+/**
+ * The readings an uninterrupted run writes into one stream sequence, in ID order: the reference
+ * every check compares to. Without `lane`, the exercise's layout (`device-N` names when there are
+ * several devices); with it, that lane's readings (seeded from the run's seed and the lane, IDs
+ * `<ms>-<i>` within the lane, `device_id` the device's global index).
+ */
+export function* expectedReadings(run: SimulatedRun, lane?: Lane): Generator<Reading> {
   const interval = run.intervalMs ?? 1_000;
-  const generator = ReadingGenerator.seeded(run.seed, run.devices);
+  const generator = lane
+    ? ReadingGenerator.seeded(laneSeed(run.seed, lane.index), lane.devices)
+    : ReadingGenerator.seeded(run.seed, run.devices);
+  const fieldsOf = (seq: number, temp: number): string[] =>
+    lane
+      ? ['temp_f', String(temp), 'device_id', String(lane.firstDevice + seq)]
+      : run.devices > 1
+        ? ['temp_f', String(temp), 'device_id', deviceName(seq)]
+        : ['temp_f', String(temp)];
   const temps: number[] = [];
   for (let ms = run.startMs; ms < run.startMs + run.days * DAY_MS; ms += interval) {
     temps.length = 0;
     generator.next(1, temps);
-    for (let seq = 0; seq < temps.length; seq++) yield { ms, seq, temp: temps[seq] };
+    for (let seq = 0; seq < temps.length; seq++) {
+      yield { ms, seq, temp: temps[seq], fields: fieldsOf(seq, temps[seq]) };
+    }
   }
 }
 
-/** Every hour's total and count, straight from the reference readings. */
+/** The run's lanes (null: the exercise's layout). */
+export function lanesOf(run: SimulatedRun): Lane[] | null {
+  return run.shards === undefined ? null : laneLayout(run.shards, run.devices);
+}
+
+/** Every hour's total and count, straight from the reference readings (of every lane). */
 export function expectedHours(run: SimulatedRun): Map<number, { total: number; count: number }> {
   const hours = new Map<number, { total: number; count: number }>();
-  for (const { ms, temp } of expectedReadings(run)) {
-    const hour = ms - (ms % HOUR_MS);
-    const sums = hours.get(hour) ?? { total: 0, count: 0 };
-    sums.total += temp;
-    sums.count += 1;
-    hours.set(hour, sums);
+  for (const lane of lanesOf(run) ?? [undefined]) {
+    for (const { ms, temp } of expectedReadings(run, lane)) {
+      const hour = ms - (ms % HOUR_MS);
+      const sums = hours.get(hour) ?? { total: 0, count: 0 };
+      sums.total += temp;
+      sums.count += 1;
+      hours.set(hour, sums);
+    }
   }
   return hours;
 }
@@ -76,21 +109,38 @@ export interface CheckOptions {
 export async function checkPartitions(
   redis: Redis,
   run: SimulatedRun,
-  { ignoreIds = new Set(), skipPartitions = new Set(), untilMs = Infinity }: CheckOptions = {},
+  options: CheckOptions = {},
   page = 20_000,
 ): Promise<Tally> {
   const tally = emptyTally();
+  for (const lane of lanesOf(run) ?? [undefined]) {
+    const one = await checkLane(redis, run, lane, options, page);
+    (Object.keys(tally) as (keyof Tally)[]).forEach((k) => (tally[k] += one[k]));
+  }
+  return tally;
+}
+
+/** checkPartitions for one lane's partitions (or the exercise's, without `lane`). */
+async function checkLane(
+  redis: Redis,
+  run: SimulatedRun,
+  lane: Lane | undefined,
+  { ignoreIds = new Set(), skipPartitions = new Set(), untilMs = Infinity }: CheckOptions,
+  page: number,
+): Promise<Tally> {
+  const tally = emptyTally();
+  const tag = lane?.tag ?? null;
   const endMs = Math.min(run.startMs + run.days * DAY_MS, untilMs);
   const expected = (function* () {
-    for (const reading of expectedReadings(run)) {
+    for (const reading of expectedReadings(run, lane)) {
       if (reading.ms >= endMs) return;
       yield reading;
     }
   })();
   let next = expected.next();
-  for (const key of partitionKeysBetween(run.startMs, run.startMs + run.days * DAY_MS)) {
+  for (const key of partitionKeysBetween(run.startMs, run.startMs + run.days * DAY_MS, tag)) {
     if (skipPartitions.has(key)) {
-      while (!next.done && partitionKeyFor(next.value.ms) === key) next = expected.next();
+      while (!next.done && partitionKeyFor(next.value.ms, tag) === key) next = expected.next();
       continue;
     }
     let from = '-';
@@ -110,18 +160,14 @@ export async function checkPartitions(
           continue;
         }
         tally.checked++;
-        const want =
-          run.devices > 1
-            ? ['temp_f', String(next.value.temp), 'device_id', deviceName(seq)]
-            : ['temp_f', String(next.value.temp)];
-        if (fields.join('\u0000') !== want.join('\u0000')) tally.wrong++;
+        if (fields.join('\u0000') !== next.value.fields.join('\u0000')) tally.wrong++;
         next = expected.next();
       }
       if (entries.length < page) break;
       from = `(${entries[entries.length - 1][0]}`;
     }
     // The rest of this day's reference readings are lost.
-    while (!next.done && partitionKeyFor(next.value.ms) === key) {
+    while (!next.done && partitionKeyFor(next.value.ms, tag) === key) {
       tally.checked++;
       tally.lost++;
       next = expected.next();
