@@ -90,6 +90,34 @@ describe('Redis with an ACL user limited to the project keys and commands', () =
     }
   });
 
+  it('runs lanes as that user too: lane streams, lane states, the registry and the tagged states', async () => {
+    const lanes = { REDIS_URL: url, PRODUCER_SHARDS: '3' };
+    const produced = await runService(
+      'producer',
+      ['--days', '1', '--devices', '3', '--seed', '3'],
+      lanes,
+    );
+    expect(produced.stderr).toBe('');
+    expect(produced.code).toBe(0);
+    const ports = [await freePort(), await freePort()];
+    const aggregator = new ServiceProcess('aggregator', ['--from-oldest'], {
+      ...lanes,
+      PORT: String(ports[0]),
+    });
+    const averages = new ServiceProcess('averages', [], { ...lanes, PORT: String(ports[1]) });
+    try {
+      await eventually(
+        () => averages.stdout.split('\n').filter((l) => l.startsWith('Average')).length === 24,
+        60_000,
+      );
+      for (const port of ports) {
+        expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      }
+    } finally {
+      await Promise.all([aggregator.kill('SIGKILL'), averages.kill('SIGKILL')]);
+    }
+  });
+
   it('names a wrong password without printing it', async () => {
     const result = await runService('producer', ['--days', '1'], {
       REDIS_URL: `redis://temps:not-${PASSWORD}@127.0.0.1:${server.port}`,
