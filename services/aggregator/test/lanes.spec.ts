@@ -136,6 +136,26 @@ describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
     );
   });
 
+  it('two aggregators over the same lanes: one writes, the other stands by, every hour once', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(3, 3);
+    const end = JAN_1_2025 + DAY_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [end, end, end]);
+    const [a, b] = await Promise.all([aggregate(), aggregate()]);
+    await eventually(async () => (await redis.xlen('temps:averages')) === 24, 60_000);
+    const expected = await expectedAverages(redis, lanePartitions(lanes, 1));
+    const actual = await actualAverages(redis);
+    expect(actual.map(({ seq: _seq, ...rest }) => rest)).toEqual(expected);
+    expect(actual.map((x) => x.seq)).toEqual(expected.map((_, i) => i + 1));
+    // At most one of them stood by (the other may have finished first).
+    const standing = [a, b].filter((s) =>
+      s.child.stderr.includes(
+        'Another aggregator is writing aggregating_consumer_state{temps:averages}',
+      ),
+    );
+    expect(standing.length).toBeLessThanOrEqual(1);
+  });
+
   it('refuses to start with a lane count other than the run has, in one line', async () => {
     const { redis } = harness;
     await writeLanes(redis, laneLayout(2, 2), JAN_1_2025, [JAN_1_2025, JAN_1_2025]);
