@@ -20,47 +20,43 @@ import type { Redis } from 'ioredis';
 const JAN_1_2025 = Date.UTC(2025, 0, 1);
 
 /**
- * Writes lanes as the producers would: registry, each lane's entries `<ms>-<i>` (temp_f, device_id)
- * in `temps:YYYYMMDD:{tag}`, and each lane's watermark. `untilMs` per lane (exclusive).
+ * Writes lanes as the producers would: the registry, then each lane's entries `<ms>-<i>` (temp_f,
+ * device_id) in `temps:YYYYMMDD:{tag}` up to `untilMs[lane]` (exclusive), its watermark moved with
+ * each batch in the same transaction (as the producer's batch script does).
  */
 async function writeLanes(redis: Redis, lanes: Lane[], fromMs: number, untilMs: number[]) {
   const R = LaneRegistryHash;
   await redis.hset(R.KEY, {
     [R.FIELDS.runId]: 'run-1',
-    [R.FIELDS.shards]: String(lanes.length),
+    [R.FIELDS.shards]: String(Math.max(...lanes.map((l) => l.index)) + 1),
     [R.FIELDS.startMs]: String(JAN_1_2025),
     ...Object.fromEntries(lanes.map((lane) => [R.laneField.tag(lane.index), lane.tag])),
   });
   for (const lane of lanes) {
-    let pipeline = redis.pipeline();
-    for (let ms = fromMs; ms < untilMs[lane.index]; ms += 1_000) {
-      for (let i = 0; i < lane.devices; i++) {
-        const device = lane.firstDevice + i;
-        // Integers and halves, different per device and second.
-        const temp = ((ms / 1_000) * 7 + device * 13) % 101;
-        const value = device % 2 === 0 ? String(temp) : `${temp}.5`;
-        pipeline.xadd(
-          partitionKeyFor(ms, lane.tag),
-          `${ms}-${i}`,
-          'temp_f',
-          value,
-          'device_id',
-          String(device),
-        );
+    const state = LaneStateHash.keyOf(lane.tag);
+    await redis.hset(state, LaneStateHash.FIELDS.runId, 'run-1');
+    for (let batch = fromMs; batch < untilMs[lane.index]; batch += 1_000_000) {
+      const batchEnd = Math.min(batch + 1_000_000, untilMs[lane.index]);
+      const tx = redis.multi();
+      for (let ms = batch; ms < batchEnd; ms += 1_000) {
+        for (let i = 0; i < lane.devices; i++) {
+          const device = lane.firstDevice + i;
+          // Integers and halves, different per device and second.
+          const temp = ((ms / 1_000) * 7 + device * 13) % 101;
+          const value = device % 2 === 0 ? String(temp) : `${temp}.5`;
+          tx.xadd(
+            partitionKeyFor(ms, lane.tag),
+            `${ms}-${i}`,
+            'temp_f',
+            value,
+            'device_id',
+            String(device),
+          );
+        }
       }
-      if (pipeline.length >= 5_000) {
-        await pipeline.exec();
-        pipeline = redis.pipeline();
-      }
+      tx.hset(state, LaneStateHash.FIELDS.watermarkMs, String(batchEnd));
+      await tx.exec();
     }
-    pipeline.hset(
-      LaneStateHash.keyOf(lane.tag),
-      LaneStateHash.FIELDS.runId,
-      'run-1',
-      LaneStateHash.FIELDS.watermarkMs,
-      String(untilMs[lane.index]),
-    );
-    await pipeline.exec();
   }
 }
 
@@ -75,16 +71,16 @@ describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
   it('publishes one average an hour over every lane, exactly once across a SIGKILL', async () => {
     const { redis } = harness;
     const lanes = laneLayout(3, 5);
-    const end = JAN_1_2025 + 2 * DAY_MS;
+    const end = JAN_1_2025 + DAY_MS;
     await writeLanes(redis, lanes, JAN_1_2025, [end, end, end]);
 
     const first = await aggregate();
     await eventually(async () => (await redis.xlen('temps:averages')) >= 3, 60_000);
     await first.child.kill('SIGKILL');
     const second = await aggregate();
-    await eventually(async () => (await redis.xlen('temps:averages')) === 48, 60_000);
+    await eventually(async () => (await redis.xlen('temps:averages')) === 24, 60_000);
 
-    const expected = await expectedAverages(redis, lanePartitions(lanes, 2));
+    const expected = await expectedAverages(redis, lanePartitions(lanes, 1));
     const actual = await actualAverages(redis);
     expect(actual.map(({ seq: _seq, ...rest }) => rest)).toEqual(expected);
     expect(actual.map((a) => a.seq)).toEqual(expected.map((_, i) => i + 1));
@@ -134,6 +130,68 @@ describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
     expect((await actualAverages(redis)).map(({ seq: _seq, ...rest }) => rest)).toEqual(
       expected.slice(0, 4),
     );
+  });
+
+  it('keeps the rules for late and early readings, per lane', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(2, 2);
+    const hour = (h: number) => JAN_1_2025 + h * HOUR_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [hour(3), hour(3)]);
+    const { child, base } = await aggregate({ PRODUCER_SHARDS: '2' });
+    const until = (what: string, probe: () => Promise<boolean>) =>
+      eventually(probe, 30_000).catch((error) => {
+        throw new Error(`${what}: ${error}\n${child.stdout}${child.stderr}`);
+      });
+    await until('3 averages', async () => (await redis.xlen('temps:averages')) === 3);
+    const rejected = async (reason: string) =>
+      metricValue(
+        await (await fetch(`${base}/metrics`)).text(),
+        `temps_readings_rejected_total{reason="${reason}",service="aggregator"}`,
+      );
+
+    // Early: lane 1 holds an hour of readings and one more, ahead of its watermark (03:00). Those
+    // of the hour it folds are counted once; all are held and close nothing, although lane 0 moves
+    // on to 05:00.
+    await writeLanes(redis, [lanes[0]], hour(3), [hour(5)]);
+    const key1 = partitionKeyFor(hour(3), lanes[1].tag);
+    const ahead = redis.pipeline();
+    for (let ms = hour(3); ms <= hour(4); ms += 1_000) {
+      ahead.xadd(key1, `${ms}-0`, 'temp_f', '50', 'device_id', '1');
+    }
+    await ahead.exec();
+    await until('3600 early', async () => (await rejected('early')) === 3_600);
+    // Late: once lane 0 has closed hour 4, a reading of it written there is left out.
+    const lane0 = 'aggregating_consumer_state{temps:averages}';
+    await until(
+      'lane 0 at 05:00',
+      async () => (await redis.hget(lane0, 'lane:0:published_until_ms')) === String(hour(5)),
+    );
+    await redis.xadd(
+      partitionKeyFor(hour(4), lanes[0].tag),
+      `${hour(5) - 1}-5`,
+      'temp_f',
+      '1',
+      'device_id',
+      '0',
+    );
+    await until('1 late', async () => (await rejected('late')) === 1);
+    expect(await redis.xlen('temps:averages')).toBe(3);
+
+    // Lane 1's watermark reaches 05:00: its held readings are read, and hours 3 and 4 close.
+    await redis.hset(
+      LaneStateHash.keyOf(lanes[1].tag),
+      LaneStateHash.FIELDS.watermarkMs,
+      String(hour(5)),
+    );
+    await until('5 averages', async () => (await redis.xlen('temps:averages')) === 5);
+    // Said once per wait, not once per turn.
+    expect(child.stdout.match(/^Waiting for new messages/gm)?.length ?? 0).toBeLessThanOrEqual(3);
+    const observations = (await redis.xrange('temps:averages', `${hour(3)}-0`, '+')).map(
+      ([, f]) => f[f.indexOf('num_observations') + 1],
+    );
+    expect(observations).toEqual(['7200', '3601']);
+    expect(await rejected('early')).toBe(3_600);
+    expect(await rejected('late')).toBe(1);
   });
 
   it('two aggregators over the same lanes: one writes, the other stands by, every hour once', async () => {

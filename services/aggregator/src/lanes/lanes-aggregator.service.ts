@@ -16,6 +16,7 @@ import {
   afterLaneStep,
   compareEntryIds,
   initialState,
+  laneFrontier,
   leaveMark,
   nextPartitionKey,
   partitionDayStart,
@@ -128,7 +129,12 @@ export class LanesAggregatorService implements StreamCursorSource {
     try {
       await this.watchWatermarks();
       const deadline = this.now() + TURN_BUDGET_MS;
-      for (let lane = 0; lane < this.state!.lanes.length; lane++) await this.turn(lane, deadline);
+      let idle = true;
+      for (let lane = 0; lane < this.state!.lanes.length; lane++) {
+        if (!(await this.turn(lane, deadline))) idle = false;
+      }
+      // Said once per wait, naming the lane that holds the hours back.
+      if (idle) this.report.idle(this.slowest().streamKey);
     } catch (error) {
       const refused =
         error instanceof StateChangedError ||
@@ -151,11 +157,18 @@ export class LanesAggregatorService implements StreamCursorSource {
         : null;
   }
 
+  /** The lane with the earliest frontier: the one every later hour waits for. */
+  private slowest(): AggregatorState {
+    const lanes = this.state!.lanes;
+    return lanes.reduce((a, b) => (laneFrontier(b) < laneFrontier(a) ? b : a));
+  }
+
   /**
    * One lane's turn: fold its partition in order while it has a backlog (commits pipelined, as for
-   * one partition a day), then, drained, as `whenDrained` decides.
+   * one partition a day), then, drained, as `whenDrained` decides. Resolves to whether the lane
+   * was idle (nothing read, nothing committed).
    */
-  private async turn(lane: number, deadline: number): Promise<void> {
+  private async turn(lane: number, deadline: number): Promise<boolean> {
     const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
     let all = this.state!;
     let [step, writer] = [this.step, this.savedBy];
@@ -189,12 +202,10 @@ export class LanesAggregatorService implements StreamCursorSource {
     if (failed) throw failed.reason;
     if (readFailure) throw readFailure;
     const folding = last?.outcome === 'folding';
-    if (
-      (!folding && commits.length === 0) ||
-      (!folding && watermarkPassed(all.lanes[lane], watermarkMs))
-    ) {
-      await this.drained(lane);
+    if (!folding && (commits.length === 0 || watermarkPassed(all.lanes[lane], watermarkMs))) {
+      return (await this.drained(lane)) && commits.length === 0;
     }
+    return false;
   }
 
   private commitInOrder(
@@ -217,8 +228,11 @@ export class LanesAggregatorService implements StreamCursorSource {
     return done;
   }
 
-  /** DRAINED, for one lane: close its open hour by its watermark, move it to its next day, or wait. */
-  private async drained(lane: number): Promise<void> {
+  /**
+   * DRAINED, for one lane: close its open hour by its watermark, move it to its next day, or wait.
+   * Resolves to whether it only waits.
+   */
+  private async drained(lane: number): Promise<boolean> {
     const tag = this.run!.tags[lane];
     const from = this.state!.lanes[lane];
     const existing = await this.repository.partitions(tag);
@@ -226,18 +240,17 @@ export class LanesAggregatorService implements StreamCursorSource {
     if (saved.step !== String(this.step) || saved.writer !== this.savedBy) {
       throw new StateChangedError();
     }
-    if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;
+    if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return false;
     const step = whenDrained(from, { watermarkMs, currentExists: exists, existing });
     if (step.kind !== 'wait') {
       await this.commitLane(lane, step.to, step.closed);
       if (step.kind === 'move') this.report.moved(step.to.streamKey, step.skipped);
-      return;
+      return false;
     }
     if (watermarkMs !== null) this.report.lag(from, watermarkMs);
     const next = nextPartitionKey(from.streamKey);
-    if (next && existing.includes(next) && (await this.countEarlyIn(lane, next))) return;
-    if (await this.countLateInLeft(lane, existing)) return;
-    if (lane === this.state!.lanes.length - 1) this.report.idle(from.streamKey);
+    if (next && existing.includes(next) && (await this.countEarlyIn(lane, next))) return false;
+    return !(await this.countLateInLeft(lane, existing));
   }
 
   /** The lane's next day has entries while this one is not finished: count the new early ones once. */
