@@ -3,6 +3,7 @@ import {
   ForeignDataError,
   ForeignEntryError,
   ForeignKeyError,
+  FencedError,
   RedisOutOfMemoryError,
   RefusalCode,
   ScriptRefusalError,
@@ -20,6 +21,7 @@ describe('typedRedisError', () => {
     [RefusalCode.StateGone, StateGoneError],
     [RefusalCode.ForeignKey, ForeignKeyError],
     [RefusalCode.ForeignEntry, ForeignEntryError],
+    [RefusalCode.Fenced, FencedError],
   ])('turns a %s refusal into its typed error, text unchanged', (code, Type) => {
     const original = reply(`${code} producer_state disappeared from Redis`);
     const typed = typedRedisError(original) as ScriptRefusalError;

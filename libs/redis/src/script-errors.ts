@@ -19,6 +19,11 @@ export enum RefusalCode {
   ForeignKey = 'FOREIGN_KEY',
   /** A stream a script writes holds an entry it did not write where it would write. */
   ForeignEntry = 'FOREIGN_ENTRY',
+  /**
+   * A lane's fencing token is not the caller's: another producer took the lane since (the caller's
+   * lease lapsed), so the caller no longer writes it.
+   */
+  Fenced = 'FENCED',
 }
 
 /**
@@ -62,6 +67,12 @@ export class ForeignEntryError extends ForeignDataError {
   readonly code = RefusalCode.ForeignEntry;
 }
 
+/** The lane's holder changed: the caller's lease lapsed and another producer took the lane. */
+export class FencedError extends ScriptRefusalError {
+  override name = 'FencedError';
+  readonly code = RefusalCode.Fenced;
+}
+
 /** Redis refused a write for lack of memory (its own `OOM` reply: maxmemory with noeviction). */
 export class RedisOutOfMemoryError extends Error {
   override name = 'RedisOutOfMemoryError';
@@ -74,6 +85,7 @@ const REFUSALS: Record<RefusalCode, ErrorType> = {
   [RefusalCode.StateGone]: StateGoneError,
   [RefusalCode.ForeignKey]: ForeignKeyError,
   [RefusalCode.ForeignEntry]: ForeignEntryError,
+  [RefusalCode.Fenced]: FencedError,
 };
 
 /** Typed errors by the leading code word of an error reply: the scripts' codes and Redis's own OOM. */

@@ -4,6 +4,7 @@ export * from './corrupt-state-error';
 export * from './entry-id';
 export * from './hourly-window';
 export * from './keys';
+export * from './lane-lease';
 export * from './lane-merge';
 export * from './lanes';
 export * from './partition-cursor';

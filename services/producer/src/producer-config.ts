@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { DAY_MS, PARTITION_RANGE, utcDay } from '@temps/streams';
+import { DAY_MS, MAX_SHARDS, PARTITION_RANGE, utcDay } from '@temps/streams';
 import {
   REDIS_VARIABLES,
   conflict,
@@ -29,11 +29,19 @@ export interface ProducerConfig {
   resume: boolean;
   port: number;
   redisUrl: string;
+  /**
+   * Lanes (see libs/streams/src/lanes.ts): the devices split over this many streams per day, shared
+   * by any number of producers through leases; `null` keeps the exercise's layout, one stream per
+   * day and `producer_state`.
+   */
+  shards?: number | null;
+  /** How long a lane lease lasts without renewal (ms); renewed every third of it. Unset: LEASE_MS. */
+  leaseMs?: number;
   /** Options the user set (on the command line or in the environment), checked against a resumed run. */
   explicit: ReadonlySet<RunOption>;
 }
 
-export type RunOption = 'start' | 'days' | 'intervalMs' | 'devices' | 'seed' | 'speed';
+export type RunOption = 'start' | 'days' | 'intervalMs' | 'devices' | 'seed' | 'speed' | 'shards';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -80,7 +88,18 @@ const speed = z
   )
   .transform((raw) => (raw === 'max' ? ('max' as const) : Number(raw)));
 
-const DEFAULTS = { start: Date.UTC(2025, 0, 1), days: 10, intervalMs: 1_000, devices: 1 };
+/** The default lane lease (ms): see DEFAULTS. */
+export const LEASE_MS = 5_000;
+
+const DEFAULTS = {
+  start: Date.UTC(2025, 0, 1),
+  days: 10,
+  intervalMs: 1_000,
+  devices: 1,
+  // Renewed every lease/3, a lease survives two missed renewals (longer than a GC pause); a dead
+  // producer's lanes stall for at most lease + one renewal period (about 6.7 s).
+  leaseMs: LEASE_MS,
+};
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -125,6 +144,17 @@ const OPTIONS: OptionSpec[] = [
     shownDefault: 'max',
   },
   {
+    variable: 'PRODUCER_SHARDS',
+    flags: '--shards <n>',
+    description: `lanes: split the devices over n streams per day (1 … ${MAX_SHARDS}, at most the devices), shared by any number of producers`,
+  },
+  {
+    variable: 'PRODUCER_LEASE_MS',
+    flags: '--lease-ms <n>',
+    description: 'with --shards: how long a lane stays with a producer that stops renewing (ms)',
+    shownDefault: DEFAULTS.leaseMs,
+  },
+  {
     variable: 'PRODUCER_RESUME',
     flags: '--resume',
     description: 'continue the last run where it stopped instead of resetting',
@@ -141,6 +171,8 @@ export const PRODUCER_SETTINGS = settings(
       PRODUCER_DEVICES: wholeNumber(1, 10_000, 'Devices').optional(),
       PRODUCER_SEED: wholeNumber(0, 4_294_967_295, 'The seed').optional(),
       PRODUCER_SPEED: speed.optional(),
+      PRODUCER_SHARDS: wholeNumber(1, MAX_SHARDS, 'Shards').optional(),
+      PRODUCER_LEASE_MS: wholeNumber(1_000, 60_000, 'The lease').optional(),
       PRODUCER_FOLLOW: trueOrFalse('PRODUCER_FOLLOW'),
       PRODUCER_RESUME: trueOrFalse('PRODUCER_RESUME'),
       PORT: httpPort(3001),
@@ -154,6 +186,7 @@ export const PRODUCER_SETTINGS = settings(
         devices: s.PRODUCER_DEVICES,
         seed: s.PRODUCER_SEED,
         speed: s.PRODUCER_SPEED,
+        shards: s.PRODUCER_SHARDS,
       };
       const explicit = new Set(
         (Object.keys(given) as RunOption[]).filter((name) => given[name] !== undefined),
@@ -164,6 +197,21 @@ export const PRODUCER_SETTINGS = settings(
         return z.NEVER;
       }
       if (follow) explicit.add('days');
+      const devices = given.devices ?? DEFAULTS.devices;
+      // Resuming without --devices, the saved run's device count applies: checked against it then.
+      const shards = given.shards ?? null;
+      if (
+        shards !== null &&
+        shards > devices &&
+        (!s.PRODUCER_RESUME || given.devices !== undefined)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PRODUCER_SHARDS'],
+          message: `Shards must be at most the number of devices (${devices}): every lane carries at least one device.`,
+        });
+        return z.NEVER;
+      }
       const start = given.start ?? DEFAULTS.start;
       const days = given.days ?? DEFAULTS.days;
       const startMs = start === 'now' ? Date.now() : start;
@@ -178,12 +226,15 @@ export const PRODUCER_SETTINGS = settings(
         start,
         days: follow ? null : days,
         intervalMs: given.intervalMs ?? DEFAULTS.intervalMs,
-        devices: given.devices ?? DEFAULTS.devices,
+        devices,
         seed: given.seed ?? null,
         speed: given.speed ?? 'max',
         resume: s.PRODUCER_RESUME,
         port: s.PORT,
         redisUrl: redisUrl(s, ctx),
+        // Left out (undefined) unless set: the default layout's config is the exercise's own.
+        shards: shards ?? undefined,
+        leaseMs: s.PRODUCER_LEASE_MS,
         explicit,
       };
     }),

@@ -5,7 +5,10 @@ import { Counter, Gauge, Registry } from 'prom-client';
 export class ProducerMetrics {
   readonly readingsProduced: Counter;
   readonly batchesWritten: Counter;
-  readonly watermark: Gauge;
+  /** Unlabelled in the default layout; one series per held lane (`lane` = its tag) with lanes. */
+  readonly watermark: Gauge<'lane'>;
+  readonly lanesHeld: Gauge;
+  readonly leaseLost: Counter;
 
   constructor(@Inject(Registry) registry: Registry) {
     this.readingsProduced = new Counter({
@@ -20,7 +23,18 @@ export class ProducerMetrics {
     });
     this.watermark = new Gauge({
       name: 'temps_producer_watermark_seconds',
-      help: 'Simulated Unix time before which every reading of every device is written.',
+      help: 'Simulated Unix time before which every reading of every device is written (with lanes: of the lane).',
+      labelNames: ['lane'],
+      registers: [registry],
+    });
+    this.lanesHeld = new Gauge({
+      name: 'temps_producer_lanes_held',
+      help: 'Lanes this producer holds (1 in the default layout).',
+      registers: [registry],
+    });
+    this.leaseLost = new Counter({
+      name: 'temps_producer_lease_lost_total',
+      help: 'Lanes taken over by another producer after this one let its lease lapse.',
       registers: [registry],
     });
   }

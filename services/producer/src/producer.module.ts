@@ -9,6 +9,8 @@ import type { ProducerConfig } from './producer-config';
 import { ProducerMetrics } from './producer.metrics';
 import { ProducerRepository } from './producer.repository';
 import { ProducerRunner } from './producer.runner';
+import { LanesRepository } from './lanes.repository';
+import { LanesRunner } from './lanes.runner';
 
 @Module({})
 export class ProducerModule {
@@ -26,6 +28,8 @@ export class ProducerModule {
         ProducerRepository,
         ProducerMetrics,
         ProducerRunner,
+        LanesRepository,
+        LanesRunner,
         ProgressReporter,
         ConsoleOutput,
       ],

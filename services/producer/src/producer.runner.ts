@@ -84,6 +84,7 @@ export class ProducerRunner {
   }
 
   async run(): Promise<void> {
+    this.metrics.lanesHeld.set(1); // the default layout is one lane, always this process's
     let run = await this.throughTransient(() => this.prepareRun());
     while (run) {
       try {
@@ -279,6 +280,8 @@ export class ProducerRunner {
       devices: [config.devices, saved.devices],
       seed: [config.seed, saved.seed],
       speed: [config.speed === 'max' ? 'max' : config.speed, saved.paced ? saved.rate : 'max'],
+      // The default layout has no lanes (a --shards run is the lanes runner's).
+      shards: [config.shards ?? null, null],
     };
     for (const option of config.explicit) {
       const [asked, actual] = wanted[option];

@@ -1,4 +1,7 @@
+import { CorruptStateError } from '../corrupt-state-error';
 import { laneStateKey } from '../lanes';
+import { PARTITION_RANGE } from '../partition-key';
+import type { GeneratorState } from '../reading-generator';
 import { FIELDS as RUN_FIELDS } from './producer-state';
 
 /**
@@ -19,3 +22,68 @@ export const FIELDS = {
   /** The fencing token of the lane's holder: a batch carrying a lower one is refused. */
   fence: 'fence',
 } as const;
+
+/** A lane's position as saved. */
+export interface LaneState {
+  runId: string;
+  /** Simulated Unix ms before which every reading of the lane is written. */
+  watermarkMs: number;
+  /** The lane's reading generator, to continue from `watermarkMs` (its devices only). */
+  generator: GeneratorState;
+  /** The producer id that wrote the last batch (or took the lane last). */
+  writtenBy: string;
+  /** The holder's fencing token (0: never taken). */
+  fence: number;
+}
+
+export function serialize(state: LaneState): Record<string, string> {
+  return {
+    [FIELDS.runId]: state.runId,
+    [FIELDS.watermarkMs]: String(state.watermarkMs),
+    [FIELDS.generator]: JSON.stringify(state.generator),
+    [FIELDS.writtenBy]: state.writtenBy,
+    [FIELDS.fence]: String(state.fence),
+  };
+}
+
+/**
+ * The lane state in `hash` (HGETALL of `key`), for a lane of `devices` devices; CorruptStateError
+ * naming the field when it cannot be one.
+ */
+export function parse(key: string, hash: Record<string, string>, devices: number): LaneState {
+  const hint = 'start a new run without --resume.';
+  const number = (field: string): number => {
+    const value = Number(hash[field]);
+    if (hash[field] === undefined || hash[field] === '' || !Number.isFinite(value)) {
+      throw new CorruptStateError(`${key}.${field} is missing or not a number; ${hint}`);
+    }
+    return value;
+  };
+  if (!hash[FIELDS.runId])
+    throw new CorruptStateError(`${key}.${FIELDS.runId} is missing; ${hint}`);
+  let generator: GeneratorState;
+  try {
+    generator = JSON.parse(hash[FIELDS.generator] ?? '');
+    if (!Array.isArray(generator.rng) || !Array.isArray(generator.temps)) throw new Error();
+  } catch {
+    throw new CorruptStateError(`${key}.${FIELDS.generator} is missing or corrupted; ${hint}`);
+  }
+  if (generator.temps.length !== devices) {
+    throw new CorruptStateError(
+      `${key}.${FIELDS.generator} does not match the lane's ${devices} devices; ${hint}`,
+    );
+  }
+  const watermarkMs = number(FIELDS.watermarkMs);
+  if (watermarkMs < PARTITION_RANGE.startMs || watermarkMs > PARTITION_RANGE.endMs) {
+    throw new CorruptStateError(
+      `${key}.${FIELDS.watermarkMs} is outside 1970-01-01 … 9999-12-31; ${hint}`,
+    );
+  }
+  return {
+    runId: hash[FIELDS.runId],
+    watermarkMs,
+    generator,
+    writtenBy: hash[FIELDS.writtenBy] ?? '',
+    fence: number(FIELDS.fence),
+  };
+}
