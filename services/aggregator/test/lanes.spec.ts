@@ -25,13 +25,22 @@ const JAN_1_2025 = Date.UTC(2025, 0, 1);
  * each batch in the same transaction (as the producer's batch script does).
  */
 async function writeLanes(redis: Redis, lanes: Lane[], fromMs: number, untilMs: number[]) {
-  const R = LaneRegistryHash;
-  await redis.hset(R.KEY, {
-    [R.FIELDS.runId]: 'run-1',
-    [R.FIELDS.shards]: String(Math.max(...lanes.map((l) => l.index)) + 1),
-    [R.FIELDS.startMs]: String(JAN_1_2025),
-    ...Object.fromEntries(lanes.map((lane) => [R.laneField.tag(lane.index), lane.tag])),
-  });
+  const shards = Math.max(...lanes.map((l) => l.index)) + 1;
+  const last = lanes.find((l) => l.index === shards - 1)!;
+  const run = {
+    runId: 'run-1',
+    startMs: JAN_1_2025,
+    endMs: null,
+    intervalMs: 1_000,
+    devices: last.firstDevice + last.devices,
+    seed: 1,
+    rate: 1,
+    paced: false,
+    realStartMs: Date.now(),
+  };
+  if (!(await redis.exists(LaneRegistryHash.KEY))) {
+    await redis.hset(LaneRegistryHash.KEY, LaneRegistryHash.serialize(run, shards));
+  }
   for (const lane of lanes) {
     const state = LaneStateHash.keyOf(lane.tag);
     await redis.hset(state, LaneStateHash.FIELDS.runId, 'run-1');

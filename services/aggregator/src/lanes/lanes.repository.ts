@@ -10,13 +10,11 @@ import {
   ProducerStateHash,
   averageEntryId,
   averageFields,
-  laneTag,
   type HourlyAverage,
   type LanesState,
 } from '@temps/streams';
 import { AVERAGES_MAXLEN } from '../aggregator.repository';
 import { COMMIT_LANES, COMMIT_LANES_GUARD } from '../scripts/commit-lanes.lua';
-import { CorruptStateError } from '@temps/redis';
 
 const KEY = LanesAggregatorStateHash.KEY;
 const F = LanesAggregatorStateHash.FIELDS;
@@ -51,30 +49,19 @@ export class LanesRepository {
   }
 
   /**
-   * The run in the registry (null: no producer has started one). CorruptStateError when its shard
-   * count or a lane's tag is not what the layout gives.
+   * The run in the registry (null: no producer has started one); CorruptStateError (from
+   * LaneRegistryHash, which owns the hash) when it is not a run of `laneLayout(shards, devices)`.
    */
   async run(): Promise<LanesRun | null> {
     const hash = await this.redis.hgetall(LaneRegistryHash.KEY);
-    const R = LaneRegistryHash.FIELDS;
-    if (!hash[R.runId]) return null;
-    const shards = Number(hash[R.shards]);
-    const startMs = Number(hash[R.startMs]);
-    if (!Number.isInteger(shards) || shards < 1 || !Number.isFinite(startMs)) {
-      throw new CorruptStateError(
-        `${LaneRegistryHash.KEY} holds no valid ${R.shards} or ${R.startMs}; start the producers again without --resume.`,
-      );
-    }
-    const tags = Array.from({ length: shards }, (_, lane) => laneTag(lane, shards));
-    tags.forEach((tag, lane) => {
-      const saved = hash[LaneRegistryHash.laneField.tag(lane)];
-      if (saved !== undefined && saved !== tag) {
-        throw new CorruptStateError(
-          `${LaneRegistryHash.KEY} names lane ${lane} "${saved}", not "${tag}"; start the producers again without --resume.`,
-        );
-      }
-    });
-    return { runId: hash[R.runId], shards, startMs, tags };
+    if (Object.keys(hash).length === 0) return null;
+    const registry = LaneRegistryHash.parse(hash);
+    return {
+      runId: registry.runId,
+      shards: registry.shards,
+      startMs: registry.startMs,
+      tags: registry.lanes.map((lane) => lane.tag),
+    };
   }
 
   /** The saved state of `shards` lanes (null: none); CorruptStateError when it cannot be one. */
