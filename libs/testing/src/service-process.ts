@@ -42,9 +42,17 @@ export class ServiceProcess {
     return this.child.pid!;
   }
 
-  /** The exit code once the process has ended, null while it runs. */
+  /**
+   * The exit code once the process has ended, null while it runs — and also when a signal ended it
+   * (Node's rule): use `running` to tell.
+   */
   get exitCode(): number | null {
     return this.child.exitCode;
+  }
+
+  /** Whether the process has not ended yet (by exit or by signal). */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Finished> {
