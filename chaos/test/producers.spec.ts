@@ -14,9 +14,10 @@ import {
 import { LaneStateHash, laneLayout } from '@temps/streams';
 import { FULL, JAN_1_2025, Pipeline, pause, producerArgs } from './support/pipeline';
 
-// Ten devices over six lanes, written by one to four producer processes at once, which are killed
-// (SIGKILL, SIGTERM), paused past their lease (SIGSTOP … SIGCONT) and started at random.
-const DAYS = FULL ? 4 : 1;
+// Ten devices over six lanes, written at full speed by one to four producer processes at once,
+// which are killed (SIGKILL, SIGTERM), paused past their lease (SIGSTOP … SIGCONT) and started at
+// random; every death stalls its lanes for the lease. 2.6 M readings (short) or 8.6 M (full).
+const DAYS = FULL ? 10 : 3;
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: DAYS, devices: 10, shards: 6, seed: 1_717 };
 const LAST_HOUR = `${JAN_1_2025 + DAYS * 86_400_000 - 3_600_000}-0`;
 const LEASE_MS = 2_000;
@@ -78,7 +79,7 @@ describe('producers: many at once, killed, paused and started at random', () => 
 
     // Faults until every lane is complete; the count of producers stays between 1 and 4.
     while (!(await complete())) {
-      await pause(300, 1_500);
+      await pause(200, 1_000);
       const roll = Math.random();
       if (producers.size === 0 || (producers.size < 4 && roll < 0.35)) {
         startProducer();
