@@ -6,10 +6,7 @@ import {
   type StreamCursorSource,
 } from '@temps/redis';
 import {
-  EMPTY_WINDOW,
-  afterFold,
   compareEntryIds,
-  leaveMark,
   nextPartitionKey,
   watermarkPassed,
   whenDrained,
@@ -21,10 +18,7 @@ import { AggregatorPosition } from './aggregator-position';
 import { AGGREGATOR_CLOCK } from './aggregator.constants';
 import { AggregatorReporter } from './aggregator.reporter';
 import { AggregatorRepository, FOLD_BOUND } from './aggregator.repository';
-import { FoldReader } from './fold-reader';
-
-/** How often an idle aggregator looks for entries written into partitions it has left (ms). */
-const LEFT_CHECK_EVERY_MS = 2_000;
+import { LEFT_CHECK_EVERY_MS, earlyInNext, foldBacklog, lateInLeft } from './partition-turn';
 
 /** How long one turn may fold a backlog before handing back to the read loop (ms). */
 export const TURN_BUDGET_MS = 1_000;
@@ -97,36 +91,23 @@ export class AggregatorService implements StreamCursorSource {
    * in order, and a step whose predecessor was refused is refused by the same guard).
    */
   private async turn(): Promise<void> {
-    const deadline = this.now() + TURN_BUDGET_MS;
-    let state = this.position.current();
-    let writer = this.position.writer;
-    const reader = new FoldReader((from, range) => this.repository.fold(from, range), state);
-    const commits: Promise<void>[] = [];
-    let step: FoldStep | null = null;
-    let watermarkMs: number | null = null;
-    let readFailure: unknown = null;
-    try {
-      for (let read = await reader.next(); read; read = await reader.next()) {
-        step = afterFold(state, read.fold, read.watermarkMs, read.fresh);
-        watermarkMs = read.watermarkMs;
-        this.holding = step.outcome === 'holding';
-        if (step.commit) {
-          commits.push(this.commitInOrder(state, step, writer));
-          [state, writer] = [step.to, this.repository.instanceId];
-        }
-        if (step.outcome === 'folding' && this.now() >= deadline) break; // on after the next read
-      }
-    } catch (error) {
-      readFailure = error;
-    }
-    await reader.close();
-    // The first refused or failed commit is what to act on; a read failure otherwise.
-    const failed = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    if (readFailure) throw readFailure;
+    const from = this.position.current();
+    let [state, writer] = [from, this.position.writer];
+    const { last, watermarkMs, commits } = await foldBacklog({
+      from,
+      source: (at, range) => this.repository.fold(at, range),
+      deadline: this.now() + TURN_BUDGET_MS,
+      now: this.now,
+      onStep: (step) => (this.holding = step.outcome === 'holding'),
+      commit: (step) => {
+        const done = this.commitInOrder(state, step, writer);
+        [state, writer] = [step.to, this.repository.instanceId];
+        return done;
+      },
+    });
     // Drained: the idle path, or at once when the watermark may close the hour or the day.
-    const idle = step?.outcome !== 'folding' && commits.length === 0;
-    if (idle || (step?.outcome !== 'folding' && watermarkPassed(state, watermarkMs))) {
+    const folding = last?.outcome === 'folding';
+    if (!folding && (commits === 0 || watermarkPassed(state, watermarkMs))) {
       await this.drained(state);
     }
   }
@@ -147,7 +128,6 @@ export class AggregatorService implements StreamCursorSource {
       this.report.committed(from, to, closed, added, watermarkMs);
       this.report.folded(step, from.streamKey);
     });
-    done.catch(() => undefined); // settled in order by the turn
     return done;
   }
 
@@ -180,12 +160,12 @@ export class AggregatorService implements StreamCursorSource {
    * watermark (a clock running ahead). Count the new ones now, once. Returns whether it committed.
    */
   private async countEarlyIn(next: string, from: AggregatorState): Promise<boolean> {
-    const ahead = { ...from, streamKey: next, lastId: '0', window: EMPTY_WINDOW };
-    const { fold } = await this.repository.fold(ahead, { start: { afterId: '0' }, untilMs: null });
-    const early = fold.early;
-    if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
-    await this.commit(from, { ...from, earlyThrough: early.through }, []);
-    this.report.early(next, early.firstId, early.uncounted);
+    const early = await earlyInNext(from, next, (ahead) =>
+      this.repository.fold(ahead, { start: { afterId: '0' }, untilMs: null }),
+    );
+    if (!early) return false;
+    await this.commit(from, early.to, []);
+    this.report.early(next, early.firstId, early.count);
     return true;
   }
 
@@ -197,10 +177,10 @@ export class AggregatorService implements StreamCursorSource {
   private async countLateInLeft(from: AggregatorState, existing: string[]): Promise<boolean> {
     if (this.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
     this.lastLeftCheck = this.now();
-    const { late, marks } = await this.repository.lateInLeft(from.left ?? {}, existing, FOLD_BOUND);
-    if (late.size === 0) return false;
-    await this.commit(from, { ...from, left: leaveMark(from.left, marks) }, []);
-    this.report.lateInLeft(late);
+    const found = await lateInLeft(from, existing, this.repository, FOLD_BOUND);
+    if (!found) return false;
+    await this.commit(from, found.to, []);
+    this.report.lateInLeft(found.late);
     this.lastLeftCheck = 0; // more may be waiting
     return true;
   }

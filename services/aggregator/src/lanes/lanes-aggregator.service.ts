@@ -9,15 +9,12 @@ import {
 } from '@temps/redis';
 import { ExitRequest, SingleWriter } from '@temps/runtime';
 import {
-  EMPTY_WINDOW,
   LaneStateHash,
   LanesAggregatorStateHash,
-  afterFold,
   afterLaneStep,
   compareEntryIds,
   initialState,
   laneFrontier,
-  leaveMark,
   nextPartitionKey,
   partitionDayStart,
   partitionKeyFor,
@@ -35,14 +32,11 @@ import type { AggregatorConfig } from '../aggregator-config';
 import { AggregatorReporter } from '../aggregator.reporter';
 import { AggregatorRepository, FOLD_BOUND } from '../aggregator.repository';
 import { TURN_BUDGET_MS } from '../aggregator.service';
-import { FoldReader } from '../fold-reader';
+import { LEFT_CHECK_EVERY_MS, earlyInNext, foldBacklog, lateInLeft } from '../partition-turn';
 import { LanesRepository, type LanesRun, type SavedLanes } from './lanes.repository';
 import { WatermarkStall } from './watermark-stall';
 
 const KEY = LanesAggregatorStateHash.KEY;
-
-/** How often an idle aggregator looks for entries written into partitions it has left (ms). */
-const LEFT_CHECK_EVERY_MS = 2_000;
 
 /** The saved state is not the one this process holds (seen on an idle turn). */
 class StateChangedError extends Error {
@@ -172,38 +166,22 @@ export class LanesAggregatorService implements StreamCursorSource {
     const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
     let all = this.state!;
     let [step, writer] = [this.step, this.savedBy];
-    const reader = new FoldReader(
-      (from, range) => this.repository.fold(from, range, FOLD_BOUND, watermarkKey),
-      all.lanes[lane],
-    );
-    const commits: Promise<void>[] = [];
-    let last: FoldStep | null = null;
-    let watermarkMs: number | null = null;
-    let readFailure: unknown = null;
-    try {
-      for (let read = await reader.next(); read; read = await reader.next()) {
-        last = afterFold(all.lanes[lane], read.fold, read.watermarkMs, read.fresh);
-        watermarkMs = read.watermarkMs;
-        this.holding[lane] = last.outcome === 'holding';
-        if (last.commit) {
-          const next = afterLaneStep(all, lane, last.to, last.closed);
-          commits.push(
-            this.commitInOrder(all, next.state, lane, next.published, step, writer, last),
-          );
-          [all, step, writer] = [next.state, step + 1, this.id];
-        }
-        if (last.outcome === 'folding' && this.now() >= deadline) break;
-      }
-    } catch (error) {
-      readFailure = error;
-    }
-    await reader.close();
-    const failed = (await Promise.allSettled(commits)).find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    if (readFailure) throw readFailure;
+    const { last, watermarkMs, commits } = await foldBacklog({
+      from: all.lanes[lane],
+      source: (from, range) => this.repository.fold(from, range, FOLD_BOUND, watermarkKey),
+      deadline,
+      now: this.now,
+      onStep: (fold) => (this.holding[lane] = fold.outcome === 'holding'),
+      commit: (fold) => {
+        const next = afterLaneStep(all, lane, fold.to, fold.closed);
+        const done = this.commitInOrder(all, next.state, lane, next.published, step, writer, fold);
+        [all, step, writer] = [next.state, step + 1, this.id];
+        return done;
+      },
+    });
     const folding = last?.outcome === 'folding';
-    if (!folding && (commits.length === 0 || watermarkPassed(all.lanes[lane], watermarkMs))) {
-      return (await this.drained(lane)) && commits.length === 0;
+    if (!folding && (commits === 0 || watermarkPassed(all.lanes[lane], watermarkMs))) {
+      return (await this.drained(lane)) && commits === 0;
     }
     return false;
   }
@@ -224,7 +202,6 @@ export class LanesAggregatorService implements StreamCursorSource {
         this.report.committed(from.lanes[lane], to.lanes[lane], published, added, null);
         this.report.folded(fold, from.lanes[lane].streamKey);
       });
-    done.catch(() => undefined); // settled in order by the turn
     return done;
   }
 
@@ -255,31 +232,29 @@ export class LanesAggregatorService implements StreamCursorSource {
 
   /** The lane's next day has entries while this one is not finished: count the new early ones once. */
   private async countEarlyIn(lane: number, next: string): Promise<boolean> {
-    const from = this.state!.lanes[lane];
-    const ahead = { ...from, streamKey: next, lastId: '0', window: EMPTY_WINDOW };
     const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
-    const { fold } = await this.repository.fold(
-      ahead,
-      { start: { afterId: '0' }, untilMs: null },
-      FOLD_BOUND,
-      watermarkKey,
+    const early = await earlyInNext(this.state!.lanes[lane], next, (ahead) =>
+      this.repository.fold(
+        ahead,
+        { start: { afterId: '0' }, untilMs: null },
+        FOLD_BOUND,
+        watermarkKey,
+      ),
     );
-    const early = fold.early;
-    if (fold.consumed > 0 || !early || early.uncounted === 0) return false;
-    await this.commitLane(lane, { ...from, earlyThrough: early.through }, []);
-    this.report.early(next, early.firstId, early.uncounted);
+    if (!early) return false;
+    await this.commitLane(lane, early.to, []);
+    this.report.early(next, early.firstId, early.count);
     return true;
   }
 
-  /** Entries written into the lane's partitions already left: counted `late` once (see the one-lane service). */
+  /** Entries written into the lane's partitions already left: counted `late` once (as with one lane). */
   private async countLateInLeft(lane: number, existing: string[]): Promise<boolean> {
     if (this.now() - this.lastLeftCheck < LEFT_CHECK_EVERY_MS) return false;
     if (lane === this.state!.lanes.length - 1) this.lastLeftCheck = this.now();
-    const from = this.state!.lanes[lane];
-    const { late, marks } = await this.repository.lateInLeft(from.left ?? {}, existing, FOLD_BOUND);
-    if (late.size === 0) return false;
-    await this.commitLane(lane, { ...from, left: leaveMark(from.left, marks) }, []);
-    this.report.lateInLeft(late);
+    const found = await lateInLeft(this.state!.lanes[lane], existing, this.repository, FOLD_BOUND);
+    if (!found) return false;
+    await this.commitLane(lane, found.to, []);
+    this.report.lateInLeft(found.late);
     this.lastLeftCheck = 0; // more may be waiting
     return true;
   }
