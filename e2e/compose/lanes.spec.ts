@@ -1,5 +1,13 @@
-import { eventually, queryPrometheus, queryRows } from '@temps/testing';
-import { HOUR_MS } from '@temps/streams';
+import {
+  checkWarehouseRows,
+  eventually,
+  expectedHours,
+  queryPrometheus,
+  queryRows,
+  warehousePanelSql,
+  type WarehousePanelRow,
+} from '@temps/testing';
+import { DAY_MS, HOUR_MS } from '@temps/streams';
 import { Redis } from 'ioredis';
 import { APP_SERVICES, ComposeStack, type ServiceName } from './compose-stack';
 
@@ -207,48 +215,54 @@ describe(`docker compose up --scale producer=${REPLICAS} with PRODUCER_SHARDS=${
       1_000,
     );
 
-    // temps:averages: every hour from the run's first, once, in order, whole.
+    // temps:averages: every hour from the run's first, once, in order, from every reading of every
+    // device, with the value the regenerated readings give (every lane's, by the lanes' seeds).
+    const last = hours[hours.length - 1].hourMs;
+    const reference = expectedHours({
+      startMs: RUN_START,
+      days: Math.ceil((last + HOUR_MS - RUN_START) / DAY_MS),
+      devices: DEVICES,
+      seed: SEED,
+      shards: SHARDS,
+    });
     const problems: string[] = [];
     hours.forEach((h, i) => {
       const at = new Date(h.hourMs).toISOString().slice(0, 13);
-      if (h.hourMs !== RUN_START + i * HOUR_MS)
+      const due = RUN_START + i * HOUR_MS;
+      if (h.hourMs !== due)
         problems.push(
-          `entry ${i + 1}: ${at} where ${new Date(RUN_START + i * HOUR_MS).toISOString().slice(0, 13)} was due`,
+          `entry ${i + 1}: ${at} where ${new Date(due).toISOString().slice(0, 13)} was due`,
         );
       if (h.observations !== OBSERVATIONS)
         problems.push(`${at}: ${h.observations} of ${OBSERVATIONS} observations`);
       if (h.partial) problems.push(`${at}: partial (${h.partial})`);
+      const expected = reference.get(h.hourMs);
+      if (expected && h.meanF !== (expected.total / expected.count).toFixed(4))
+        problems.push(
+          `${at}: mean ${h.meanF}, the readings give ${(expected.total / expected.count).toFixed(4)}`,
+        );
     });
     expect(problems).toEqual([]);
 
-    // The compose PostgreSQL: each of those hours once, with the same values.
+    // The compose PostgreSQL, read with the dashboard's warehouse panel SQL: each of those hours
+    // once, with the same values.
     const url = `postgres://temps:temps@127.0.0.1:${stack.ports.postgres}/temps`;
-    const last = hours[hours.length - 1].hourMs;
-    const stored = await eventually(
+    const stored = new Map([...reference].filter(([hour]) => hour <= last));
+    const rowProblems: string[] = [];
+    await eventually(
       async () => {
-        const rows = await queryRows<{
-          hour_start: Date;
-          num_observations: number;
-          average_temp_f: number;
-          mean_temp_f: string;
-        }>(
-          url,
-          'SELECT hour_start, num_observations, average_temp_f, mean_temp_f::text AS mean_temp_f FROM hourly_averages WHERE hour_start <= $1 ORDER BY hour_start',
-          [new Date(last)],
+        rowProblems.length = 0;
+        const rows = (await queryRows<WarehousePanelRow>(url, warehousePanelSql())).filter(
+          (row) => new Date(row.time).getTime() <= last,
         );
-        return rows.length >= hours.length ? rows : null;
+        const tally = checkWarehouseRows(rows, stored, rowProblems);
+        return tally.lost + tally.doubled + tally.wrong === 0;
       },
       60_000,
       1_000,
-    );
-    expect(
-      stored.map((r) => [
-        new Date(r.hour_start).getTime(),
-        Number(r.num_observations),
-        Number(r.average_temp_f),
-        Number(r.mean_temp_f).toFixed(4),
-      ]),
-    ).toEqual(hours.map((h) => [h.hourMs, h.observations, h.averageF, h.meanF]));
+    ).catch(() => {
+      throw new Error(`the warehouse panel's rows differ:\n${rowProblems.slice(0, 20).join('\n')}`);
+    });
     say(`${hours.length} hours published and stored once each, ${OBSERVATIONS} observations each`);
   });
 });
