@@ -47,8 +47,6 @@ const SERVICE_METRICS = [
   'temps_producer_lanes_held',
   'temps_aggregator_lane_lag_seconds',
 ];
-/** Metrics of the lanes (issue 17) that the panels name ahead of the services defining them. */
-const PLANNED_METRICS = ['temps_producer_lanes_held', 'temps_aggregator_lane_lag_seconds'];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];
 /** Prometheus's own series: `up` per target, `ALERTS` per pending or firing alert (alerts.yml). */
@@ -254,8 +252,7 @@ describe('grafana/dashboards/temps.json', () => {
         .map((file) => read(dir, file)),
     );
     const undefinedNames = SERVICE_METRICS.filter(
-      (name) =>
-        !PLANNED_METRICS.includes(name) && !sources.some((source) => source.includes(`'${name}'`)),
+      (name) => !sources.some((source) => source.includes(`'${name}'`)),
     );
     expect(undefinedNames).toEqual([]);
     expect(

@@ -56,9 +56,9 @@ export function queriesOf(dashboard: Dashboard): { panel: string; expr: string }
 
 /**
  * Metrics that exist only when the producers write lanes (PRODUCER_SHARDS): a stack without lanes
- * leaves the panels over them empty.
+ * leaves the panels over them empty. (temps_producer_lanes_held is 1 in the default layout.)
  */
-export const LANE_METRICS = ['temps_producer_lanes_held', 'temps_aggregator_lane_lag_seconds'];
+export const LANE_METRICS = ['temps_aggregator_lane_lag_seconds'];
 
 /** Whether `expr` reads a metric that only a stack with lanes has. */
 export const needsLanes = (expr: string): boolean =>
