@@ -263,6 +263,19 @@ describe(`docker compose up --scale producer=${REPLICAS} with PRODUCER_SHARDS=${
     ).catch(() => {
       throw new Error(`the warehouse panel's rows differ:\n${rowProblems.slice(0, 20).join('\n')}`);
     });
+    // The lane alert is loaded and evaluates against the real series; the handover did not fire it
+    // (a lane behind for seconds, not minutes), nor did the dead producer fire TempsServiceDown.
+    const rules = (await (await fetch(`${prometheus()}/api/v1/rules?type=alert`)).json()) as {
+      data: { groups: { rules: { name: string; state: string; health: string }[] }[] };
+    };
+    const alerts = new Map(rules.data.groups.flatMap((g) => g.rules.map((r) => [r.name, r])));
+    for (const name of ['TempsLaneStalled', 'TempsServiceDown'])
+      expect([name, alerts.get(name)?.health, alerts.get(name)?.state]).toEqual([
+        name,
+        'ok',
+        expect.not.stringMatching(/^firing$/),
+      ]);
+    expect(await query('max(temps_aggregator_lane_lag_seconds)')).toHaveLength(1);
     say(`${hours.length} hours published and stored once each, ${OBSERVATIONS} observations each`);
   });
 });
