@@ -2,6 +2,7 @@ import {
   checkWarehouseRows,
   eventually,
   expectedHours,
+  panelQueriesWithoutData,
   queryPrometheus,
   queryRows,
   warehousePanelSql,
@@ -174,6 +175,8 @@ describe(`docker compose up --scale producer=${REPLICAS} with PRODUCER_SHARDS=${
       1_000,
     );
     expect(new Set(lag.map((s) => s.metric.lane)).size).toBe(SHARDS);
+    // And every other panel of the dashboard has data over lanes too (partitions named per lane).
+    expect(await panelQueriesWithoutData(prometheus(), 60_000, { lanes: true })).toEqual([]);
   });
 
   it('publishes every hour once, from every reading, after one producer is killed for good', async () => {
