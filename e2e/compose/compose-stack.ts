@@ -1,9 +1,32 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, workspaceRoot } from '@temps/testing';
 import { stringify } from 'yaml';
+
+/** Whether 127.0.0.1:`port` can be bound right now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** The first of `count` consecutive free ports on 127.0.0.1 (for a published port range). */
+export async function freePortRange(count: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const first = await freePort();
+    if (first + count > 65_536) continue;
+    const rest = await Promise.all(
+      Array.from({ length: count - 1 }, (_, i) => bindable(first + 1 + i)),
+    );
+    if (rest.every(Boolean)) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
 
 /** The variables that move each published host port (docker-compose.yml), by service. */
 export const PORT_VARIABLES = {
@@ -62,13 +85,21 @@ export async function docker(args: string[], timeoutMs = 60_000, env = process.e
  * service images with the host's network (containers here have no way out; `npm ci` needs one).
  */
 export class ComposeStack {
-  readonly project = `temps-e2e-${process.pid}`;
+  readonly project: string;
+  /** Each service's host port; the producer's is the first of its range. */
   readonly ports = {} as Record<ServiceName, number>;
+  /** How many host ports the producer's range has (TEMPS_PRODUCER_PORT = first-last). */
+  private producerPorts = 1;
   private readonly compose = composeCommand();
   private readonly scratch = mkdtempSync(join(tmpdir(), 'temps-compose-'));
   private readonly override = join(this.scratch, 'build-with-host-network.yml');
 
-  constructor(private readonly extraEnv: NodeJS.ProcessEnv = {}) {
+  /** `name` tells two stacks of one test process apart (each is its own compose project). */
+  constructor(
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+    name = '',
+  ) {
+    this.project = `temps-e2e-${process.pid}${name ? `-${name}` : ''}`;
     const build = (service: string) => ({
       build: { context: workspaceRoot(), network: 'host', args: { SERVICE: service } },
     });
@@ -78,9 +109,12 @@ export class ComposeStack {
     );
   }
 
-  async allocatePorts(): Promise<void> {
+  /** Free host ports for every service; `producerReplicas` consecutive ones for the producer. */
+  async allocatePorts(producerReplicas = 1): Promise<void> {
     for (const service of Object.keys(PORT_VARIABLES) as ServiceName[])
       this.ports[service] = await freePort();
+    this.producerPorts = producerReplicas;
+    if (producerReplicas > 1) this.ports.producer = await freePortRange(producerReplicas);
   }
 
   /** What compose sees: PATH and the engine's address, the moved ports, and the test's extras. */
@@ -91,6 +125,9 @@ export class ComposeStack {
         String(this.ports[service as ServiceName]),
       ]),
     );
+    if (this.producerPorts > 1)
+      ports[PORT_VARIABLES.producer] =
+        `${this.ports.producer}-${this.ports.producer + this.producerPorts - 1}`;
     const { PATH, HOME, DOCKER_HOST } = process.env;
     return { PATH, HOME, ...(DOCKER_HOST ? { DOCKER_HOST } : {}), ...ports, ...this.extraEnv };
   }
@@ -112,6 +149,23 @@ export class ComposeStack {
 
   docker(args: string[], timeoutMs = 60_000): Promise<Run> {
     return docker(args, timeoutMs, this.env());
+  }
+
+  /** The ids of every container (replica) of `service`, running or not. */
+  async containerIds(service: ServiceName): Promise<string[]> {
+    return (await this.composeRun(['ps', '-q', service])).stdout.split('\n').filter(Boolean);
+  }
+
+  /** `healthy`, `starting`, `unhealthy` or the state, of the container `id`. */
+  async containerHealth(id: string): Promise<string> {
+    return (
+      await this.docker([
+        'inspect',
+        '--format',
+        '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}',
+        id,
+      ])
+    ).stdout.trim();
   }
 
   async containerId(service: ServiceName): Promise<string> {

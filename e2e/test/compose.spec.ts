@@ -80,7 +80,8 @@ describe('docker-compose.yml', () => {
   const PORT_VARIABLES = {
     redis: ['TEMPS_REDIS_PORT', '6379'],
     postgres: ['TEMPS_POSTGRES_PORT', '5433'],
-    producer: ['TEMPS_PRODUCER_PORT', '3001'],
+    // A range, so that `--scale producer=N` gives each replica a port of its own.
+    producer: ['TEMPS_PRODUCER_PORT', '3001-3009'],
     aggregator: ['TEMPS_AGGREGATOR_PORT', '3002'],
     averages: ['TEMPS_AVERAGES_PORT', '3003'],
     prometheus: ['TEMPS_PROMETHEUS_PORT', '9090'],
@@ -114,7 +115,7 @@ describe('docker-compose.yml', () => {
       expect(service.build?.args.SERVICE).toBe(name);
       expect(service.environment?.PORT).toBe(port);
       expect(service.ports).toEqual([
-        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+:${port}(/tcp)?$`)),
+        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+(-\\d+)?:${port}(/tcp)?$`)),
       ]);
       expect(service.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
       expect(service.depends_on?.redis.condition).toBe('service_healthy');
@@ -180,23 +181,41 @@ describe('docker-compose.yml', () => {
     for (const file of files) expect([file, existsSync(file)]).toEqual([file, true]);
   });
 
-  it('points Prometheus at the three services on the ports they serve', () => {
+  it('points Prometheus at every replica of the three services, found by DNS on the ports they serve', () => {
     const config = parse(read('prometheus/prometheus.yml')) as {
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: {
+        job_name: string;
+        static_configs?: unknown;
+        dns_sd_configs: { names: string[]; type: string; port: number }[];
+      }[];
     };
-    const targets = Object.fromEntries(
+    const found = Object.fromEntries(
       config.scrape_configs.map((job) => [
         job.job_name,
-        job.static_configs.flatMap((c) => c.targets),
+        job.dns_sd_configs.map((sd) => `${sd.type} ${sd.names.join(',')}:${sd.port}`),
       ]),
     );
-    expect(targets).toEqual({
-      producer: ['producer:3001'],
-      aggregator: ['aggregator:3002'],
-      averages: ['averages:3003'],
+    expect(found).toEqual({
+      producer: ['A producer:3001'],
+      aggregator: ['A aggregator:3002'],
+      averages: ['A averages:3003'],
     });
+    expect(config.scrape_configs.filter((job) => job.static_configs)).toEqual([]);
     expect(
       spawnSync('promtool', ['check', 'config', 'prometheus/prometheus.yml'], { cwd: root }).status,
     ).toBe(0);
+  });
+
+  it('passes PRODUCER_SHARDS through to the producers and both consumers alike, unset (the default layout) unless set', () => {
+    // Passed through (no value in the file), as npm start does too: unset stays unset.
+    for (const name of Object.keys(APPS))
+      expect([name, compose.services[name].environment?.PRODUCER_SHARDS ?? null]).toEqual([
+        name,
+        null,
+      ]);
+    const lanes = resolvedCompose({ PRODUCER_SHARDS: '6', PRODUCER_DEVICES: '10' });
+    for (const name of Object.keys(APPS))
+      expect([name, lanes.services[name].environment?.PRODUCER_SHARDS]).toEqual([name, '6']);
+    expect(lanes.services.producer.environment?.PRODUCER_DEVICES).toBe('10');
   });
 });

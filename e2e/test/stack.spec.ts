@@ -84,6 +84,8 @@ describe('npm start: the local stack, scraped by Prometheus with the project con
     const config = parse(readFileSync(join(root, 'prometheus/prometheus.yml'), 'utf8'));
     config.global.scrape_interval = '1s';
     for (const job of config.scrape_configs) {
+      // Compose finds the containers by DNS; here each job is the one local process.
+      delete job.dns_sd_configs;
       job.static_configs = [
         { targets: [`127.0.0.1:${ports[job.job_name as keyof typeof ports]}`] },
       ];

@@ -44,6 +44,8 @@ const SERVICE_METRICS = [
   'temps_warehouse_missed_total',
   'temps_warehouse_write_errors_total',
   'temps_warehouse_set_aside_total',
+  'temps_producer_lanes_held',
+  'temps_aggregator_lane_lag_seconds',
 ];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];
@@ -264,6 +266,8 @@ describe('grafana/dashboards/temps.json', () => {
     type: string;
     unit?: string;
     exprs: string[];
+    /** The legend of the (single) target, where the panel has one series per label value. */
+    legend?: string;
   }[] = [
     {
       topic: 'readings per second',
@@ -279,7 +283,8 @@ describe('grafana/dashboards/temps.json', () => {
       topic: 'partition lengths',
       title: /partition lengths/i,
       type: 'timeseries',
-      exprs: ['max by (stream) (temps_stream_length{stream=~"temps:[0-9]+"})'],
+      // Day partitions, and with lanes each lane's (temps:YYYYMMDD:{tag}); not temps:averages.
+      exprs: ['max by (stream) (temps_stream_length{stream=~"temps:[0-9]+(:.+)?"})'],
     },
     {
       topic: 'temps:averages length',
@@ -364,6 +369,30 @@ describe('grafana/dashboards/temps.json', () => {
       exprs: ['max(temps_aggregator_headroom_seconds)'],
     },
     {
+      topic: 'readings per producer',
+      title: /^readings per producer$/i,
+      type: 'timeseries',
+      unit: 'ops',
+      exprs: ['sum by (instance) (rate(temps_readings_produced_total[1m]))'],
+      legend: '{{instance}}',
+    },
+    {
+      topic: 'lanes per producer',
+      title: /^lanes per producer$/i,
+      type: 'timeseries',
+      unit: 'short',
+      exprs: ['sum by (instance) (temps_producer_lanes_held)'],
+      legend: '{{instance}}',
+    },
+    {
+      topic: 'lane lag',
+      title: /^lane lag$/i,
+      type: 'timeseries',
+      unit: 's',
+      exprs: ['max by (lane) (temps_aggregator_lane_lag_seconds)'],
+      legend: 'lane {{lane}}',
+    },
+    {
       topic: 'averages read and missed',
       title: /averages read.*missed/i,
       type: 'timeseries',
@@ -371,7 +400,7 @@ describe('grafana/dashboards/temps.json', () => {
     },
   ];
 
-  it.each(topics)('has a panel on $topic', ({ title, type, unit, exprs }) => {
+  it.each(topics)('has a panel on $topic', ({ title, type, unit, exprs, legend }) => {
     const matching = panels.filter((panel) => title.test(panel.title ?? ''));
     expect(matching.map((panel) => panel.title)).toHaveLength(1);
     const [panel] = matching;
@@ -379,6 +408,7 @@ describe('grafana/dashboards/temps.json', () => {
     if (unit) expect(panel.fieldConfig?.defaults?.unit).toBe(unit);
     const panelExprs = (panel.targets ?? []).map((target) => normalize(target.expr ?? ''));
     expect(panelExprs).toEqual(expect.arrayContaining(exprs));
+    if (legend) expect(panel.targets?.map((target) => target.legendFormat)).toEqual([legend]);
   });
 
   it('labels the health stat per job and maps 1 to a green UP and 0 to a red DOWN', () => {
@@ -465,22 +495,16 @@ describe('prometheus/prometheus.yml', () => {
     expect(file).toMatch(/^global:\s*\n(?:\s+.*\n)*?\s+scrape_interval:\s*5s\s*$/m);
   });
 
-  it('has the jobs producer, aggregator and averages at their compose service names', () => {
-    const jobs = Object.fromEntries(
-      file
-        .split(/^\s*-\s*job_name:\s*/m)
-        .slice(1)
-        .map((block) => [
-          block.split(/\s/, 1)[0].replace(/['"]/g, ''),
-          [
-            ...(/targets:\s*\[([^\]]*)\]/.exec(block)?.[1] ?? '').matchAll(/['"]?([\w.:-]+)['"]?/g),
-          ].map((match) => match[1]),
-        ]),
-    );
-    expect(jobs).toEqual({
-      producer: ['producer:3001'],
-      aggregator: ['aggregator:3002'],
-      averages: ['averages:3003'],
+  it('finds the jobs producer, aggregator and averages by DNS on their compose service names, every replica', () => {
+    const config = parse(file) as {
+      scrape_configs: { job_name: string; dns_sd_configs?: Record<string, unknown>[] }[];
+    };
+    expect(
+      Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.dns_sd_configs])),
+    ).toEqual({
+      producer: [{ names: ['producer'], type: 'A', port: 3001, refresh_interval: '5s' }],
+      aggregator: [{ names: ['aggregator'], type: 'A', port: 3002, refresh_interval: '5s' }],
+      averages: [{ names: ['averages'], type: 'A', port: 3003, refresh_interval: '5s' }],
     });
   });
 });

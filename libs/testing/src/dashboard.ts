@@ -54,7 +54,24 @@ export function queriesOf(dashboard: Dashboard): { panel: string; expr: string }
   );
 }
 
-/** Every PromQL expression of grafana/dashboards/temps.json, with the title of its panel. */
-export function dashboardQueries(): { panel: string; expr: string }[] {
-  return queriesOf(readDashboard());
+/**
+ * Metrics that exist only when the producers write lanes (PRODUCER_SHARDS): a stack without lanes
+ * leaves the panels over them empty. (temps_producer_lanes_held is 1 in the default layout.)
+ */
+export const LANE_METRICS = ['temps_aggregator_lane_lag_seconds'];
+
+/** Whether `expr` reads a metric that only a stack with lanes has. */
+export const needsLanes = (expr: string): boolean =>
+  LANE_METRICS.some((name) => new RegExp(`\\b${name}\\b`).test(expr));
+
+/**
+ * Every PromQL expression of grafana/dashboards/temps.json, with the title of its panel; with
+ * `{ lanes: false }`, only those that have data without lanes.
+ */
+export function dashboardQueries(options: { lanes?: boolean } = {}): {
+  panel: string;
+  expr: string;
+}[] {
+  const all = queriesOf(readDashboard());
+  return options.lanes === false ? all.filter(({ expr }) => !needsLanes(expr)) : all;
 }
