@@ -52,11 +52,26 @@ export async function evenlyHeldBy(redis: Redis, ids: string[], shards: number):
 
 /** A real producer process (its own PORT, for --follow) and its id in the registry. */
 export class LaneProducer {
-  private constructor(readonly process: ServiceProcess) {}
+  private constructor(
+    readonly process: ServiceProcess,
+    /** Its HTTP port (/health, /metrics) when it runs with --follow. */
+    readonly port: number,
+  ) {}
 
   static async start(server: PrivateRedis, args: string[]): Promise<LaneProducer> {
-    const env = { REDIS_URL: server.url, PORT: String(await freePort()) };
-    return new LaneProducer(new ServiceProcess('producer', args, env));
+    const port = await freePort();
+    const env = { REDIS_URL: server.url, PORT: String(port) };
+    return new LaneProducer(new ServiceProcess('producer', args, env), port);
+  }
+
+  /** GET `path` on its HTTP port: status and body (status 0 when nothing answers). */
+  async get(path: string): Promise<{ status: number; body: string }> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.port}${path}`);
+      return { status: response.status, body: await response.text() };
+    } catch {
+      return { status: 0, body: '' };
+    }
   }
 
   /** Its id in the registry, once it has printed it. */

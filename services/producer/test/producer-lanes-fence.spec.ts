@@ -1,6 +1,7 @@
-import { eventually, startPrivateRedis } from '@temps/testing';
-import { LaneRegistryHash, LaneStateHash } from '@temps/streams';
-import { LaneProducer, holdings, registry } from './lanes-fixture';
+import { eventually, metricValue, runService, startPrivateRedis } from '@temps/testing';
+import { LaneRegistryHash, LaneStateHash, ReadingGenerator, laneSeed } from '@temps/streams';
+import { LanesRepository } from '../src/lanes.repository';
+import { LaneProducer, holdings, laneDigests, registry } from './lanes-fixture';
 
 /** One MONITOR line's command, as executed (script bodies' commands included, in order). */
 interface Executed {
@@ -64,6 +65,12 @@ describe('producer lanes: a producer paused past its lease', () => {
         const counts = await holdings(redis);
         return counts.get(idA) === 2 && counts.get(idB) === 2;
       }, 15_000);
+      expect(
+        metricValue(
+          (await a.get('/metrics')).body,
+          'temps_producer_lease_lost_total{service="producer"}',
+        ),
+      ).toBe(lanesOfA.length);
       // Let both write a little after the hand-back.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       for (const i of lanesOfA) {
@@ -100,10 +107,74 @@ describe('producer lanes: a producer paused past its lease', () => {
       expect(batches).toBeGreaterThan(20);
       expect(checkedA).toBeGreaterThan(0);
     } finally {
-      process.kill(a.process.pid, 'SIGCONT');
       await Promise.all([a.process.kill('SIGKILL'), b.process.kill('SIGKILL')]);
       monitor.disconnect();
       await server.stop();
+    }
+  });
+});
+
+describe('producer lanes: only the fence stops a stale batch', () => {
+  it('a producer paused mid-write whose lanes were taken (and not written) by another member has every later batch refused, then finishes the run identical to one uninterrupted producer', async () => {
+    const [reference, server] = await Promise.all([startPrivateRedis(), startPrivateRedis()]);
+    const run = ['--shards', '2', '--devices', '2', '--seed', '8', '--days', '8'];
+    let a: LaneProducer | undefined;
+    try {
+      expect((await runService('producer', run, { REDIS_URL: reference.url })).code).toBe(0);
+      const expected = await laneDigests(reference.client());
+      const redis = server.client();
+      // The test is the other member: it takes the lanes and writes nothing, so the paused
+      // producer's next batch is still exactly at each lane's position — the guard would let it in.
+      const other = new LanesRepository(server.client());
+      a = await LaneProducer.start(server, [...run, '--lease-ms', '1000', '--resume']);
+      await a.process.waitFor('Holding lanes');
+      await eventually(async () => (await redis.keys('temps:*:{*}')).length >= 2);
+      process.kill(a.process.pid, 'SIGSTOP');
+      const reg = (await registry(redis))!;
+      const call = await eventually(
+        async () => {
+          const leased = await other.lease(reg.runId, 'zz-test', 60_000);
+          return leased.held.length === 2 ? leased : null;
+        },
+        10_000,
+        100,
+      );
+      for (const { lane, token } of call.held) {
+        const first = ReadingGenerator.seeded(laneSeed(reg.seed, lane), reg.lanes[lane].devices);
+        await other.claimLane(
+          reg,
+          reg.lanes[lane],
+          token,
+          first.state(),
+          'zz-test',
+          async () => [],
+        );
+      }
+      const frozen = await laneDigests(redis);
+      const states = await Promise.all(
+        reg.lanes.map((lane) => redis.hgetall(LaneStateHash.keyOf(lane.tag))),
+      );
+      process.kill(a.process.pid, 'SIGCONT');
+      for (const lane of reg.lanes) {
+        await a.process.waitFor(
+          `Lane ${lane.tag} passed to another producer (lease lapsed); taking lanes again.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Nothing written since the take: not an entry, not a position.
+      expect(await laneDigests(redis)).toEqual(frozen);
+      expect(
+        await Promise.all(reg.lanes.map((lane) => redis.hgetall(LaneStateHash.keyOf(lane.tag)))),
+      ).toEqual(states);
+
+      // The other member leaves: the producer takes the lanes again and completes the run.
+      await other.lease(reg.runId, 'zz-test', 60_000, true);
+      const finished = await a.process.exited;
+      expect(finished.code).toBe(0);
+      expect(await laneDigests(redis)).toEqual(expected);
+    } finally {
+      if (a && a.process.exitCode === null) await a.process.kill('SIGKILL');
+      await Promise.all([reference.stop(), server.stop()]);
     }
   });
 });
