@@ -6,11 +6,11 @@ const JAN_1_2025 = Date.UTC(2025, 0, 1);
 const DAYS = 1;
 const RUN = ['--shards', '6', '--devices', '10', '--seed', '21', '--days', String(DAYS)];
 /**
- * A simulated day in 30 s: long enough to start, kill and restart producers mid-run. A partition
- * expires 2 simulated days (60 s) after its newest reading, well after the run's end, so every lane
+ * A simulated day in 36 s: long enough to start, kill and restart producers mid-run. A partition
+ * expires 2 simulated days (72 s) after its newest reading, well after the run's end, so every lane
  * can be compared whole.
  */
-const PACED = [...RUN, '--speed', '2880', '--resume'];
+const PACED = [...RUN, '--speed', '2400', '--resume'];
 const LEASE_MS = 5_000;
 
 describe('producer lanes: many producers share the lanes of one run', () => {
@@ -35,6 +35,8 @@ describe('producer lanes: many producers share the lanes of one run', () => {
       return producer;
     };
     const even = (ids: string[]) => evenlyHeldBy(redis, ids, 6);
+    // Each kill or start lands at a random moment of a batch, a lease renewal or a hand-over.
+    const jitter = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 800));
     try {
       // Started at the same moment with --resume on an empty Redis: exactly one run is created.
       const [a, b] = await Promise.all([start(), start()]);
@@ -43,11 +45,13 @@ describe('producer lanes: many producers share the lanes of one run', () => {
       expect(runIds.size).toBe(1);
       await eventually(() => even([idA, idB]), 15_000);
 
+      await jitter();
       const c = await start();
       const idC = await c.id();
       await eventually(() => even([idA, idB, idC]), 15_000);
 
       // SIGKILL: b's lanes stall until its lease lapses, then go to a and c.
+      await jitter();
       const killedAt = Date.now();
       await b.process.kill('SIGKILL');
       await eventually(() => even([idA, idC]), 20_000, 20);
@@ -60,11 +64,13 @@ describe('producer lanes: many producers share the lanes of one run', () => {
       expect(stallMs).toBeLessThan(LEASE_MS + LEASE_MS / 3 + 2_000);
 
       // 2 → 4 producers.
+      await jitter();
       const [d, e] = await Promise.all([start(), start()]);
       const [idD, idE] = await Promise.all([d.id(), e.id()]);
       await eventually(() => even([idA, idC, idD, idE]), 15_000);
 
       // A graceful stop gives the lanes back at once: taken at the others' next call, not after the lease.
+      await jitter();
       const stoppedAt = Date.now();
       expect((await c.process.kill('SIGTERM')).code).toBe(0);
       await eventually(() => even([idA, idD, idE]), 10_000, 20);
@@ -73,7 +79,10 @@ describe('producer lanes: many producers share the lanes of one run', () => {
       // Down to one producer, at random among the others; it finishes the run alone.
       const rest = [a, d, e];
       const keep = rest.splice(Math.floor(Math.random() * rest.length), 1)[0];
-      for (const victim of rest) await victim.process.kill('SIGKILL');
+      for (const victim of rest) {
+        await jitter();
+        await victim.process.kill('SIGKILL');
+      }
       expect(keep.process.exitCode).toBeNull(); // the run was still in progress
       const finished = await keep.process.exited;
       expect(finished.code).toBe(0);
