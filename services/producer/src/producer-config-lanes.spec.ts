@@ -52,6 +52,15 @@ describe('parseProducerConfig: lanes', () => {
     expect(() => parseProducerConfig(argv, {})).toThrow(new ConfigError(line));
   });
 
+  it('gives each lane one device when --devices is not given (PRODUCER_SHARDS alone works)', () => {
+    expect(parseProducerConfig(['--shards', '6'], {})).toMatchObject({ shards: 6, devices: 6 });
+    expect(parseProducerConfig([], { PRODUCER_SHARDS: '3' })).toMatchObject({
+      shards: 3,
+      devices: 3,
+    });
+    expect(parseProducerConfig(['--shards', '6'], {}).explicit.has('devices')).toBe(false);
+  });
+
   it('names the variable when the value came from the environment', () => {
     expect(() => parseProducerConfig([], { PRODUCER_SHARDS: 'x' })).toThrow(
       "option '--shards <n>' value 'x' from env 'PRODUCER_SHARDS' is invalid. Shards must be a whole number from 1 to 256.",

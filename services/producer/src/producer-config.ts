@@ -129,7 +129,7 @@ const OPTIONS: OptionSpec[] = [
   {
     variable: 'PRODUCER_DEVICES',
     flags: '--devices <n>',
-    description: 'number of simulated devices',
+    description: 'number of simulated devices (with --shards and without this: one per lane)',
     shownDefault: DEFAULTS.devices,
   },
   {
@@ -197,9 +197,10 @@ export const PRODUCER_SETTINGS = settings(
         return z.NEVER;
       }
       if (follow) explicit.add('days');
-      const devices = given.devices ?? DEFAULTS.devices;
-      // Resuming without --devices, the saved run's device count applies: checked against it then.
       const shards = given.shards ?? null;
+      // With lanes and no --devices, one device per lane: every lane carries at least one.
+      const devices = given.devices ?? shards ?? DEFAULTS.devices;
+      // Resuming without --devices, the saved run's device count applies: checked against it then.
       if (
         shards !== null &&
         shards > devices &&
