@@ -91,6 +91,10 @@ describe('Redis with an ACL user limited to the project keys and commands', () =
   });
 
   it('runs lanes as that user too: lane streams, lane states, the registry and the tagged states', async () => {
+    // temps:averages of the test before holds these hours already: start it afresh.
+    const user = new Redis(url, { maxRetriesPerRequest: 1 });
+    await user.del('temps:averages');
+    user.disconnect();
     const lanes = { REDIS_URL: url, PRODUCER_SHARDS: '3' };
     const produced = await runService(
       'producer',
@@ -109,7 +113,11 @@ describe('Redis with an ACL user limited to the project keys and commands', () =
       await eventually(
         () => averages.stdout.split('\n').filter((l) => l.startsWith('Average')).length === 24,
         60_000,
-      );
+      ).catch((error) => {
+        throw new Error(
+          `${error}\naggregator:\n${aggregator.stdout}${aggregator.stderr}\naverages:\n${averages.stdout}${averages.stderr}`,
+        );
+      });
       for (const port of ports) {
         expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       }
