@@ -249,6 +249,45 @@ describe('partial hours: readings lost before they were read', () => {
     ]);
   });
 
+  it("names the stretches whose readings were lost (what lanes need to mark other lanes' hours)", () => {
+    // Vanished mid-read: from the cursor to the day's end.
+    const gone = afterFold(
+      read,
+      foldPartition(input(read, inDay), [], rangeAfter(read.lastId, positionMs(read), DAY), 10),
+      inDay,
+    );
+    expect(gone.lost).toEqual([{ fromMs: hour(8, 20), untilMs: DAY + DAY_MS, reason: 'evicted' }]);
+    // Begun again later: from the cursor to the new first entry.
+    const again = afterFold(
+      read,
+      foldPartition(
+        input(read, inDay),
+        [reading(hour(10, 5), 40)],
+        rangeAfter(read.lastId, positionMs(read), DAY),
+        10,
+      ),
+      inDay,
+    );
+    expect(again.lost).toEqual([{ fromMs: hour(8, 20), untilMs: hour(10, 5), reason: 'evicted' }]);
+    // Moving on past days skipped unread: each day, and the rest of the vanished one; expired once
+    // the watermark is past a day's retention, evicted before.
+    const late = DAY + 4 * DAY_MS;
+    const moved = whenDrained(read, {
+      watermarkMs: late,
+      currentExists: false,
+      existing: ['temps:20250104'],
+    });
+    expect(moved.kind === 'move' && moved.lost).toEqual([
+      { fromMs: hour(8, 20), untilMs: DAY + DAY_MS, reason: 'expired' },
+      { fromMs: DAY, untilMs: DAY + DAY_MS, reason: 'expired' },
+      { fromMs: DAY + DAY_MS, untilMs: DAY + 2 * DAY_MS, reason: 'expired' },
+      { fromMs: DAY + 2 * DAY_MS, untilMs: DAY + 3 * DAY_MS, reason: 'evicted' },
+    ]);
+    // Nothing lost: nothing named.
+    const fine = whenDrained(read, { watermarkMs: hour(9), currentExists: true, existing: [KEY] });
+    expect(fine.kind !== 'wait' ? fine.lost : []).toEqual([]);
+  });
+
   it('marks the open hour at once, before the watermark can close it, and only once', () => {
     const marked = whenDrained(read, {
       watermarkMs: hour(8, 30),

@@ -88,6 +88,19 @@ export function leaveMark(
 export interface StepCommit {
   to: AggregatorState;
   closed: HourlyAverage[];
+  /**
+   * Stretches of time whose readings this step found lost before they were read (a partition gone,
+   * begun again later, or skipped unread). One partition a day publishes nothing for them; over
+   * lanes, an hour another lane publishes is marked partial where this lane's share was lost.
+   */
+  lost: LostRange[];
+}
+
+/** Unix ms [fromMs, untilMs) whose readings were lost, and why. */
+export interface LostRange {
+  fromMs: number;
+  untilMs: number;
+  reason: PartialHourReason;
 }
 
 export type FoldOutcome = 'folding' | 'caught_up' | 'holding';
@@ -116,6 +129,15 @@ export function afterFold(
 ): FoldStep {
   // Hours whose readings were lost before this fold: marked before anything can close them.
   const lost = lostHours(state, fold.head, watermarkMs);
+  const lostRange: LostRange[] = lost.open
+    ? [
+        {
+          fromMs: positionMs(state),
+          untilMs: fold.head === null ? dayEndMs(state.streamKey) : entryIdMs(fold.head),
+          reason: lost.open,
+        },
+      ]
+    : [];
   const pending = lost.head ?? state.partialHour;
   const marks = new Map<number, PartialHourReason>();
   const open = state.window.count > 0 && (state.window.partial ?? lost.open);
@@ -155,6 +177,7 @@ export function afterFold(
     outcome,
     to,
     closed,
+    lost: lostRange,
     commit:
       fold.consumed > 0 ||
       closed.length > 0 ||
@@ -246,6 +269,17 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
     watermarkMs: view.watermarkMs,
   });
   const published = publishedUntil(state.publishedUntilMs, closing.closed);
+  // The rest of a partition that vanished after the cursor is lost with it.
+  const vanished: LostRange[] =
+    !view.currentExists && state.lastId !== '0'
+      ? [
+          {
+            fromMs: positionMs(state),
+            untilMs: dayEndMs(state.streamKey),
+            reason: lossReason(state.streamKey, view.watermarkMs),
+          },
+        ]
+      : [];
   if (advance.kind === 'move') {
     const marks: Record<string, string> = Object.fromEntries(
       advance.skipped.map(({ key }) => [key, '0']),
@@ -264,6 +298,16 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       },
       closed: closing.closed,
       skipped: advance.skipped,
+      // Days skipped unread: their readings, if any were written, are lost (expired, or gone
+      // while the watermark still kept them: evicted).
+      lost: [
+        ...vanished,
+        ...advance.skipped.map(({ key }) => ({
+          fromMs: partitionDayStart(key)!,
+          untilMs: dayEndMs(key),
+          reason: lossReason(key, view.watermarkMs),
+        })),
+      ],
     };
   }
   // A hour closed, or the open hour newly marked partial (saved so the mark survives a restart).
@@ -272,9 +316,15 @@ export function whenDrained(state: AggregatorState, view: DrainedView): DrainSte
       kind: 'close',
       to: { ...state, window: closing.state, publishedUntilMs: published },
       closed: closing.closed,
+      lost: vanished,
     };
   }
   return { kind: 'wait' };
+}
+
+/** The end of the day a partition covers (Unix ms, exclusive). */
+function dayEndMs(key: string): number {
+  return partitionDayStart(key)! + DAY_MS;
 }
 
 /**

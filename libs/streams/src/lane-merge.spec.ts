@@ -25,11 +25,12 @@ const hourOf = (h: number, total: number, count: number): HourlyAverage => ({
 });
 
 describe('lane merge', () => {
-  it('publishes each hour once, in order, when every lane has settled it, summed lane by lane', () => {
-    // Each lane closes hours 0…H-1 (some missing) in random steps; the lanes' steps interleave.
+  it('publishes each hour once, in order, when every lane has settled it, summed lane by lane, partial where a lane lost its share', () => {
+    // Each lane closes hours 0…H-1 in random steps, the lanes' steps interleaved; a lane's hour has
+    // readings, none (nothing was written: no share, no mark), or was lost (no share, a lost range).
     const laneArb = fc.array(
       fc.record({
-        skip: fc.boolean(),
+        kind: fc.constantFrom('ok', 'ok', 'ok', 'none', 'lost'),
         total: fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((t) => t + 0), // no -0
         count: fc.integer({ min: 1, max: 3600 }),
       }),
@@ -44,6 +45,7 @@ describe('lane merge', () => {
           let state: LanesState = {
             lanes: lanes.map(() => openAt(0)),
             pending: lanes.map(() => []),
+            lost: lanes.map(() => []),
             publishedUntilMs: 0,
           };
           const next = lanes.map(() => 0); // the next hour each lane closes
@@ -52,9 +54,19 @@ describe('lane merge', () => {
             const h = next[lane];
             if (h >= lanes[lane].length) return;
             next[lane]++;
-            const { skip, total, count } = lanes[lane][h];
-            const closed = skip ? [] : [hourOf(h, total, count)];
-            const r = afterLaneStep(state, lane, openAt(h + 1), closed);
+            const { kind, total, count } = lanes[lane][h];
+            const closed = kind === 'ok' ? [hourOf(h, total, count)] : [];
+            const lost =
+              kind === 'lost'
+                ? [
+                    {
+                      fromMs: DAY + h * HOUR_MS,
+                      untilMs: DAY + (h + 1) * HOUR_MS,
+                      reason: 'expired' as const,
+                    },
+                  ]
+                : [];
+            const r = afterLaneStep(state, lane, openAt(h + 1), closed, lost);
             // Nothing is published past the slowest lane's frontier.
             const until = Math.min(...r.state.lanes.map(laneFrontier));
             r.published.forEach((p) => expect(p.hourStartMs).toBeLessThan(until));
@@ -69,16 +81,26 @@ describe('lane merge', () => {
           // Every hour below the slowest lane's last frontier, from every lane that had it.
           const last = Math.min(...lanes.map((l) => l.length));
           for (let h = 0; h < last; h++) {
-            let total = 0;
+            // Summed from the first lane that has the hour (0 + -0 would turn -0 into 0).
+            let total: number | null = null;
             let count = 0;
             lanes.forEach((l) => {
-              if (!l[h].skip) [total, count] = [total + l[h].total, count + l[h].count];
+              if (l[h].kind === 'ok')
+                [total, count] = [(total ?? 0) + l[h].total, count + l[h].count];
             });
             const got = published.find((p) => p.hourStartMs === DAY + h * HOUR_MS);
-            if (count === 0) expect(got).toBeUndefined();
-            else expect(got && [got.total, got.count]).toEqual([total, count]);
+            if (count === 0) {
+              expect(got).toBeUndefined();
+              continue;
+            }
+            expect(got && [got.total, got.count]).toEqual([total, count]);
+            const lostShare = lanes.some((l) => l[h].kind === 'lost');
+            expect(got?.partial).toBe(lostShare ? 'expired' : undefined);
           }
           expect(published.every((p) => p.hourStartMs < DAY + last * HOUR_MS)).toBe(true);
+          // Lost stretches are dropped once every hour they touch is settled.
+          const until = Math.min(...state.lanes.map(laneFrontier));
+          state.lost.flat().forEach((r) => expect(r.untilMs).toBeGreaterThan(until));
         },
       ),
     );
@@ -88,6 +110,7 @@ describe('lane merge', () => {
     let state: LanesState = {
       lanes: [openAt(0), openAt(0), openAt(0)],
       pending: [[], [], []],
+      lost: [[], [], []],
       publishedUntilMs: 0,
     };
     for (let h = 0; h < 5; h++) {

@@ -1,6 +1,6 @@
-import { positionMs, type AggregatorState } from './aggregation-step';
+import { positionMs, type AggregatorState, type LostRange } from './aggregation-step';
 import type { HourlyAverage } from './hourly-window';
-import { startOfHour } from './time';
+import { HOUR_MS, startOfHour } from './time';
 
 /**
  * Many lanes, one average an hour. Each lane is aggregated by the one-partition step machine
@@ -17,6 +17,8 @@ export interface LanesState {
   lanes: AggregatorState[];
   /** Each lane's closed hours not yet published, oldest first. */
   pending: HourlyAverage[][];
+  /** Each lane's stretches of lost readings not yet past (see LostRange), oldest first. */
+  lost: LostRange[][];
   /** Unix ms: every hour before it is published (or had no reading in any lane). */
   publishedUntilMs: number;
 }
@@ -34,9 +36,14 @@ export function laneFrontier(state: AggregatorState): number {
 /**
  * Hours closed by every lane merged into one average each, in hour order: totals summed lane by
  * lane (lane 0 first), counts summed, min and max over the lanes; partial when any lane's share was
- * (the first lane's reason). Pure: `closed` is per lane, each oldest first.
+ * (the first lane's reason), or when a lane has no share in an hour whose readings it lost (`lost`,
+ * per lane: its partition expired, was evicted or skipped unread) — never a complete-looking hour
+ * with a lane missing. Pure: `closed` is per lane, each oldest first.
  */
-export function mergeHours(closed: readonly (readonly HourlyAverage[])[]): HourlyAverage[] {
+export function mergeHours(
+  closed: readonly (readonly HourlyAverage[])[],
+  lost: readonly (readonly LostRange[])[] = [],
+): HourlyAverage[] {
   const byHour = new Map<number, HourlyAverage>();
   closed.forEach((hours) => {
     for (const hour of hours) {
@@ -52,7 +59,17 @@ export function mergeHours(closed: readonly (readonly HourlyAverage[])[]): Hourl
       if (hour.partial && !merged.partial) merged.partial = hour.partial;
     }
   });
-  return [...byHour.values()].sort((a, b) => a.hourStartMs - b.hourStartMs);
+  const merged = [...byHour.values()].sort((a, b) => a.hourStartMs - b.hourStartMs);
+  for (const hour of merged) {
+    if (hour.partial) continue;
+    const end = hour.hourStartMs + HOUR_MS;
+    lost.forEach((ranges, lane) => {
+      if (hour.partial || closed[lane]?.some((h) => h.hourStartMs === hour.hourStartMs)) return;
+      const gone = ranges.find((r) => r.fromMs < end && r.untilMs > hour.hourStartMs);
+      if (gone) hour.partial = gone.reason;
+    });
+  }
+  return merged;
 }
 
 /** The hours every lane has settled, taken out of `pending` and merged (see mergeHours). */
@@ -62,32 +79,40 @@ export function publishSettled(state: LanesState): {
 } {
   const until = Math.min(...state.lanes.map(laneFrontier));
   const settled = state.pending.map((hours) => hours.filter((h) => h.hourStartMs < until));
-  const published = mergeHours(settled);
-  if (published.length === 0) return { state, published };
+  const published = mergeHours(settled, state.lost);
+  // A lost stretch is kept until every hour it touches is settled.
+  const lost = state.lost.map((ranges) => ranges.filter((r) => r.untilMs > until));
+  const unchanged =
+    published.length === 0 && lost.every((r, i) => r.length === state.lost[i].length);
+  if (unchanged) return { state, published };
   return {
     state: {
       ...state,
       pending: state.pending.map((hours) => hours.filter((h) => h.hourStartMs >= until)),
-      publishedUntilMs: Math.max(
-        state.publishedUntilMs,
-        published[published.length - 1].hourStartMs + 3_600_000,
-      ),
+      lost,
+      publishedUntilMs:
+        published.length === 0
+          ? state.publishedUntilMs
+          : Math.max(state.publishedUntilMs, published[published.length - 1].hourStartMs + HOUR_MS),
     },
     published,
   };
 }
 
 /**
- * Lane `lane` took a step (`to`, closing `closed`): its closed hours join its pending list and
- * whatever every lane has now settled is published.
+ * Lane `lane` took a step (`to`, closing `closed`, finding the readings of `lost` gone): its closed
+ * hours join its pending list, its lost stretches its list, and whatever every lane has now settled
+ * is published.
  */
 export function afterLaneStep(
   state: LanesState,
   lane: number,
   to: AggregatorState,
   closed: readonly HourlyAverage[],
+  lost: readonly LostRange[] = [],
 ): { state: LanesState; published: HourlyAverage[] } {
   const lanes = state.lanes.map((s, i) => (i === lane ? to : s));
   const pending = state.pending.map((hours, i) => (i === lane ? [...hours, ...closed] : hours));
-  return publishSettled({ ...state, lanes, pending });
+  const losses = state.lost.map((ranges, i) => (i === lane ? [...ranges, ...lost] : ranges));
+  return publishSettled({ ...state, lanes, pending, lost: losses });
 }

@@ -206,6 +206,11 @@ export class AggregatorRepository {
     ];
   }
 
+  /** The producer's watermark (Unix ms; null: no producer), from `key` (a lane's, with lanes). */
+  async watermark(key = PRODUCER_STATE_KEY): Promise<number | null> {
+    return parseWatermark(await this.redis.hget(key, ProducerStateHash.FIELDS.watermarkMs));
+  }
+
   /**
    * In one snapshot (MULTI): the producer's watermark, whether the partition is a stream, its
    * newest entry's ID (null if none), and the saved cursor.

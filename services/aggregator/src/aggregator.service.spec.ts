@@ -104,6 +104,10 @@ class FakeRepository implements Pick<
     const entries = this.streams.get(state.streamKey) ?? [];
     return { fold: foldPartition(input, entries, range, 100), watermarkMs: this.watermarkMs };
   }
+  async watermark() {
+    return this.watermarkMs;
+  }
+
   async progress(key: string) {
     const entries = this.streams.get(key);
     return {
@@ -117,7 +121,13 @@ class FakeRepository implements Pick<
       },
     };
   }
+  /** Runs once, right after the next look at the partitions (a producer writing meanwhile). */
+  afterPartitions: (() => void) | null = null;
+
   async partitions() {
+    const then = this.afterPartitions;
+    this.afterPartitions = null;
+    queueMicrotask(() => then?.());
     return [...this.streams]
       .filter(([, entries]) => entries.length > 0)
       .map(([key]) => key)
@@ -210,6 +220,26 @@ describe('AggregatorService (in-process, fake repository and clock)', () => {
       'Changing partition to consume stream: temps:20250102',
       'Waiting for new messages in stream temps:20250102, or new stream partition.',
     ]);
+  });
+
+  it('never skips a day written between its look at the partitions and at the watermark', async () => {
+    const { service, repository, output } = newTestService({ partition: 'temps:20250101' });
+    repository.write(2);
+    const day2 = repository.streams.get('temps:20250102')!;
+    repository.streams.delete('temps:20250102');
+    repository.watermarkMs = DAY + DAY_MS;
+    await service.start();
+    await turns(service, 3);
+    // Drained at the end of day 1: the producer writes all of day 2 right after the partitions
+    // were listed. Taken as proof that day 2 is finished and absent, it would be skipped as empty.
+    repository.afterPartitions = () => {
+      repository.streams.set('temps:20250102', day2);
+      repository.watermarkMs = DAY + 2 * DAY_MS;
+    };
+    await turns(service, 6);
+    expect(output.lines).not.toContain(expect.stringContaining('Skipping'));
+    expect(repository.averages).toEqual(expectedHours(repository));
+    expect(repository.averages).toHaveLength(48);
   });
 
   it('without a watermark, waits in the last day with its last hour open (the exercise rule)', async () => {

@@ -133,11 +133,14 @@ export class AggregatorService implements StreamCursorSource {
 
   /** DRAINED: close the open hour by the watermark, move to the next day, or wait. */
   private async drained(from: AggregatorState): Promise<void> {
-    // The partitions first, then the watermark with the partition's end in one snapshot: every
-    // reading the watermark or a later partition vouches for is in Redis by then. Unless all of
-    // them have been read, closing an hour or leaving the day now would lose the rest: read on.
+    // The watermark first, then the partitions, then the partition's end: every partition and
+    // reading the watermark or a later partition vouches for is in Redis by the time it is looked
+    // for (a day written between a look at the partitions and the watermark would pass as absent).
+    // Unless all of them have been read, closing an hour or leaving the day now would lose the
+    // rest: read on.
+    const watermarkMs = await this.repository.watermark();
     const existing = await this.repository.partitions();
-    const { watermarkMs, exists, lastId, saved } = await this.repository.progress(from.streamKey);
+    const { exists, lastId, saved } = await this.repository.progress(from.streamKey);
     // Idle turns check the saved cursor too, so a state deleted or rewritten is noticed at once.
     if (!this.position.holds(saved)) throw new StateChangedError();
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return;

@@ -203,6 +203,27 @@ describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
     expect(await rejected('late')).toBe(1);
   });
 
+  it('marks partial every hour published while a lane had lost its share (its partition gone)', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(2, 2);
+    const end = JAN_1_2025 + 2 * DAY_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [end, end]);
+    // Lane 1's first day disappears before the aggregator reads it (evicted: within its retention).
+    await redis.del(partitionKeyFor(JAN_1_2025, lanes[1].tag));
+    await aggregate({ PRODUCER_SHARDS: '2' });
+    await eventually(async () => (await redis.xlen('temps:averages')) === 48, 60_000);
+    const fields = (await redis.xrange('temps:averages', '-', '+')).map(([, f]) =>
+      Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))),
+    );
+    const [first, second] = [fields.slice(0, 24), fields.slice(24)];
+    expect(new Set(first.map((f) => `${f.num_observations} ${f.partial}`))).toEqual(
+      new Set(['3600 evicted']),
+    );
+    expect(new Set(second.map((f) => `${f.num_observations} ${f.partial}`))).toEqual(
+      new Set(['7200 undefined']),
+    );
+  });
+
   it('two aggregators over the same lanes: one writes, the other stands by, every hour once', async () => {
     const { redis } = harness;
     const lanes = laneLayout(3, 3);

@@ -1,4 +1,5 @@
 import { CorruptStateError } from '../corrupt-state-error';
+import type { LostRange } from '../aggregation-step';
 import type { HourlyAverage } from '../hourly-window';
 import type { LanesState } from '../lane-merge';
 import { LANES_AGGREGATOR_STATE_KEY } from '../lanes';
@@ -29,6 +30,11 @@ export const FIELDS = {
 /** `lane:<L>:<field>`: lane L's one-partition state field, or its `pending` hours. */
 export const laneField = (lane: number, field: string) => `lane:${lane}:${field}`;
 const PENDING = 'pending';
+const LOST = 'lost';
+
+/** Fields every step may change for any lane (its pending hours, its lost stretches). */
+export const isSharedLaneField = (field: string) =>
+  field.endsWith(`:${PENDING}`) || field.endsWith(`:${LOST}`);
 
 /** The hash's fields for `state` (without `step` and `written_by`, which the commit adds). */
 export function serialize(state: LanesState): Record<string, string> {
@@ -43,6 +49,9 @@ export function serialize(state: LanesState): Record<string, string> {
     // JSON keeps every double exactly (shortest round-trip form).
     fields[laneField(i, PENDING)] = JSON.stringify(
       state.pending[i].map((h) => [h.hourStartMs, h.total, h.count, h.min, h.max, h.partial ?? '']),
+    );
+    fields[laneField(i, LOST)] = JSON.stringify(
+      state.lost[i].map((r) => [r.fromMs, r.untilMs, r.reason]),
     );
   });
   return fields;
@@ -73,11 +82,12 @@ export function parse(hash: Record<string, string>, shards: number): LanesState 
   }
   const lanes = [];
   const pending: HourlyAverage[][] = [];
+  const lost: LostRange[][] = [];
   for (let lane = 0; lane < shards; lane++) {
     const prefix = laneField(lane, '');
     const own = Object.fromEntries(
       Object.entries(hash)
-        .filter(([field]) => field.startsWith(prefix) && field !== laneField(lane, PENDING))
+        .filter(([field]) => field.startsWith(prefix) && !isSharedLaneField(field))
         .map(([field, value]) => [field.slice(prefix.length), value]),
     );
     try {
@@ -86,8 +96,9 @@ export function parse(hash: Record<string, string>, shards: number): LanesState 
       fail(`lane ${lane}: ${(error as Error).message.replace(/\. Start the aggregator.*$/, '')}`);
     }
     pending.push(parsePending(hash[laneField(lane, PENDING)], lane, fail));
+    lost.push(parseLost(hash[laneField(lane, LOST)], lane, fail));
   }
-  return { lanes, pending, publishedUntilMs };
+  return { lanes, pending, lost, publishedUntilMs };
 }
 
 function parsePending(raw: string | undefined, lane: number, fail: (why: string) => never) {
@@ -117,5 +128,29 @@ function parsePending(raw: string | undefined, lane: number, fail: (why: string)
       PartialHourReason | '',
     ];
     return { hourStartMs, total, count, min, max, ...(partial ? { partial } : {}) };
+  });
+}
+
+function parseLost(raw: string | undefined, lane: number, fail: (why: string) => never) {
+  const field = laneField(lane, LOST);
+  // Absent from a state saved before lost stretches were kept: none known.
+  if (raw === undefined) return [];
+  let rows: unknown;
+  try {
+    rows = JSON.parse(raw);
+  } catch {
+    return fail(`${field} is not JSON`);
+  }
+  if (!Array.isArray(rows)) return fail(`${field} is not a list`);
+  return rows.map((row): LostRange => {
+    const ok =
+      Array.isArray(row) &&
+      row.length === 3 &&
+      Number.isInteger(row[0]) &&
+      Number.isInteger(row[1]) &&
+      row[0] < row[1] &&
+      PARTIAL_HOUR_REASONS.includes(row[2]);
+    if (!ok) fail(`${field} holds a row that is not a lost stretch (${JSON.stringify(row)})`);
+    return { fromMs: row[0], untilMs: row[1], reason: row[2] as PartialHourReason };
   });
 }

@@ -25,6 +25,7 @@ import {
   type FoldStep,
   type HourlyAverage,
   type LanesState,
+  type LostRange,
 } from '@temps/streams';
 import { StateLostError } from '../aggregator-position';
 import { AGGREGATOR_CLOCK, AGGREGATOR_CONFIG } from '../aggregator.constants';
@@ -173,7 +174,7 @@ export class LanesAggregatorService implements StreamCursorSource {
       now: this.now,
       onStep: (fold) => (this.holding[lane] = fold.outcome === 'holding'),
       commit: (fold) => {
-        const next = afterLaneStep(all, lane, fold.to, fold.closed);
+        const next = afterLaneStep(all, lane, fold.to, fold.closed, fold.lost);
         const done = this.commitInOrder(all, next.state, lane, next.published, step, writer, fold);
         [all, step, writer] = [next.state, step + 1, this.id];
         return done;
@@ -212,15 +213,18 @@ export class LanesAggregatorService implements StreamCursorSource {
   private async drained(lane: number): Promise<boolean> {
     const tag = this.run!.tags[lane];
     const from = this.state!.lanes[lane];
+    // The watermark before the partitions (see the one-lane service): nothing it vouches for is
+    // missed by the look at the partitions.
+    const watermarkMs = await this.repository.watermark(LaneStateHash.keyOf(tag));
     const existing = await this.repository.partitions(tag);
-    const { watermarkMs, exists, lastId, saved } = await this.lanes.progress(from.streamKey, tag);
+    const { exists, lastId, saved } = await this.lanes.progress(from.streamKey, tag);
     if (saved.step !== String(this.step) || saved.writer !== this.savedBy) {
       throw new StateChangedError();
     }
     if (lastId !== null && compareEntryIds(lastId, from.lastId) > 0) return false;
     const step = whenDrained(from, { watermarkMs, currentExists: exists, existing });
     if (step.kind !== 'wait') {
-      await this.commitLane(lane, step.to, step.closed);
+      await this.commitLane(lane, step.to, step.closed, step.lost);
       if (step.kind === 'move') this.report.moved(step.to.streamKey, step.skipped);
       return false;
     }
@@ -264,9 +268,10 @@ export class LanesAggregatorService implements StreamCursorSource {
     lane: number,
     to: AggregatorState,
     closed: readonly HourlyAverage[],
+    lost: readonly LostRange[] = [],
   ): Promise<void> {
     const from = this.state!;
-    const next = afterLaneStep(from, lane, to, closed);
+    const next = afterLaneStep(from, lane, to, closed, lost);
     const added = await this.lanes.commit(
       from,
       next.state,
@@ -332,6 +337,7 @@ export class LanesAggregatorService implements StreamCursorSource {
     return {
       lanes: tags.map((tag) => initialState(partitionKeyFor(dayMs, tag))),
       pending: tags.map(() => []),
+      lost: tags.map(() => []),
       publishedUntilMs: 0,
     };
   }

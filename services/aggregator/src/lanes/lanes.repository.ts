@@ -186,22 +186,22 @@ export class LanesRepository {
   }
 
   /**
-   * The fields a step changes: the global ones, every lane's pending hours, and lane `lane`'s
-   * cursor and open hour — with its dropped fields (a mark passed, a left partition no longer kept)
-   * given an empty value, which deletes them.
+   * The fields a step changes: the global ones, the lanes' pending hours and lost stretches that
+   * differ, and lane `lane`'s cursor and open hour — with its dropped fields (a mark passed, a left
+   * partition no longer kept) given an empty value, which deletes them.
    */
   private changedFields(from: LanesState, to: LanesState, lane: number): [string, string][] {
-    const all = LanesAggregatorStateHash.serialize(to);
+    const before = LanesAggregatorStateHash.serialize(from);
+    const after = LanesAggregatorStateHash.serialize(to);
     const own = laneField(lane, '');
-    const fields = Object.entries(all).filter(
-      ([field]) =>
-        !field.startsWith('lane:') || field.startsWith(own) || field.endsWith(':pending'),
+    const { isSharedLaneField } = LanesAggregatorStateHash;
+    const fields = Object.entries(after).filter(([field, value]) =>
+      isSharedLaneField(field)
+        ? before[field] !== value
+        : !field.startsWith('lane:') || field.startsWith(own),
     );
-    const before = Object.keys(LanesAggregatorStateHash.serialize(from)).filter((field) =>
-      field.startsWith(own),
-    );
-    const dropped = before
-      .filter((field) => !(field in all))
+    const dropped = Object.keys(before)
+      .filter((field) => field.startsWith(own) && !(field in after))
       .map((field): [string, string] => [field, '']);
     return [...fields, ...dropped];
   }
