@@ -219,22 +219,30 @@ export class LanesRunner {
   /** Takes the lane's state with the job's token, then writes the lane until done, lost or stopped. */
   private async runLane(run: Registry, job: LaneJob): Promise<void> {
     const { lane } = job;
-    let state: LaneState;
-    try {
-      state = await this.throughTransient(async () => {
-        const claimed = await this.lanes.claimLane(
-          run,
-          lane,
-          job.token,
-          ReadingGenerator.seeded(laneSeed(run.seed, lane.index), lane.devices).state(),
-          this.producerId,
-          () => this.lanePartitions(run, lane.tag),
-        );
-        return claimed.state;
-      }, job.abort.signal);
-    } catch (error) {
-      if (error instanceof FencedError) return this.lose(job);
-      throw await this.runLost(run, error);
+    let state: LaneState | null = null;
+    while (state === null) {
+      try {
+        state = await this.throughTransient(async () => {
+          const claimed = await this.lanes.claimLane(
+            run,
+            lane,
+            job.token,
+            ReadingGenerator.seeded(laneSeed(run.seed, lane.index), lane.devices).state(),
+            this.producerId,
+            () => this.lanePartitions(run, lane.tag),
+          );
+          return claimed.state;
+        }, job.abort.signal);
+      } catch (error) {
+        if (error instanceof FencedError) return this.lose(job);
+        if (!(error instanceof ForeignDataError)) throw await this.runLost(run, error);
+        // Someone else's key where the lane starts, as on the write path: a bounded run says so
+        // and ends; a following producer keeps the lane and tries every second (unhealthy).
+        if (run.endMs !== null) throw new BlockedPartitionError(error.detail);
+        this.block(lane.index, error.detail);
+        await this.pause(1_000, job.abort.signal);
+        if (this.isStopped(job)) return;
+      }
     }
     for (;;) {
       if (this.isStopped(job)) return;
