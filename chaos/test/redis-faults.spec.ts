@@ -62,7 +62,10 @@ describe('Redis faults during a run: killed connections, crashes, 10 s unreachab
       await eventually(
         async () => (await admin.hget('averages_consumer_state', 'last_seq')) === '120',
         30_000,
-      );
+      ).catch(async (error) => {
+        const state = await admin.hgetall('averages_consumer_state');
+        throw new Error(`${error}; reader state ${JSON.stringify(state)}\n${pipeline.describe()}`);
+      });
       await pipeline.stop();
 
       const readings = await checkPartitions(admin, RUN);

@@ -103,6 +103,37 @@ describe('AveragesService decisions (fake repository, fake clock)', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
+  it('its own saves lost (a Redis crash inside the fsync window): reads on from what Redis holds, never from memory', async () => {
+    const { service, repository } = newTestService();
+    await service.start();
+    await service.handle(read(average(1), average(2)));
+    expect(repository.saved).toMatchObject({ lastId: `${2 * HOUR}-0`, lastSeq: 2 });
+    // Redis comes back with this reader's older position: the save of average 2 is gone.
+    repository.saved = { lastId: `${HOUR}-0`, lastSeq: 1, writtenBy: ME };
+    await service.handle(read(average(3)));
+    expect(warnings).toContain(
+      `averages_consumer_state is back at message ${HOUR}-0 (saves were lost, e.g. in a Redis crash); reading on from there.`,
+    );
+    expect(service.cursor()).toEqual([['temps:averages', `${HOUR}-0`]]);
+    await service.handle(read(average(2), average(3)));
+    expect(repository.saved).toMatchObject({ lastId: `${3 * HOUR}-0`, lastSeq: 3 });
+  });
+
+  it('notices on an idle turn when Redis no longer holds its position (nothing new would tell it)', async () => {
+    const { service, repository } = newTestService();
+    await service.start();
+    await service.handle(read(average(1), average(2)));
+    repository.saved = { lastId: `${HOUR}-0`, lastSeq: 1, writtenBy: ME };
+    await service.handle(read());
+    expect(service.cursor()).toEqual([['temps:averages', `${HOUR}-0`]]);
+    await service.handle(read(average(2)));
+    expect(repository.saved).toMatchObject({ lastId: `${2 * HOUR}-0`, lastSeq: 2 });
+    // Holding its position, an idle turn writes nothing.
+    const before = { ...repository.saved! };
+    await service.handle(read());
+    expect(repository.saved).toEqual(before);
+  });
+
   it('another reader saved meanwhile: says so once, reads nothing while it saves, takes over after 10 quiet seconds', async () => {
     const { service, repository, clock } = newTestService();
     await service.start();

@@ -103,6 +103,7 @@ export class AveragesService implements StreamCursorSource {
     const entries = event.reads.find((read) => read.stream === AVERAGES_STREAM)?.entries ?? [];
     if (entries.length === 0) {
       await this.followSetBack();
+      if (!(await this.holdsSaved())) return;
       if (!this.waiting) this.print(`Waiting for new messages in stream ${AVERAGES_STREAM}`);
       this.waiting = true;
       return;
@@ -186,6 +187,20 @@ export class AveragesService implements StreamCursorSource {
   }
 
   /**
+   * Idle turns check that Redis still holds this process's position: a position set back or lost
+   * while nothing new arrives (a crash losing the last saves, a deletion) would otherwise go
+   * unnoticed, since only a save compares. Returns whether it does; if not, the refusal rules of
+   * saveOrYield decide from what Redis holds.
+   */
+  private async holdsSaved(): Promise<boolean> {
+    const saved = await this.repository.load();
+    if (saved?.lastId === this.state.lastId && saved.writtenBy === this.repository.instanceId) {
+      return true;
+    }
+    return this.saveOrYield(this.state);
+  }
+
+  /**
    * Saves the new position unless the saved one moved under this process (Redis holds the truth);
    * returns whether this process goes on from `to`.
    */
@@ -202,12 +217,19 @@ export class AveragesService implements StreamCursorSource {
         this.state = position(await this.repository.initialize(START));
       } else if (error instanceof StaleStateError) {
         const saved = await this.repository.load();
-        if (saved?.writtenBy === this.repository.instanceId) {
+        if (saved?.writtenBy === this.repository.instanceId && saved.lastId === to.lastId) {
           // This process's own save, applied before a connection dropped and sent again.
           this.state = to;
           return true;
         }
-        if (saved && saved.writtenBy === null) {
+        if (saved?.writtenBy === this.repository.instanceId) {
+          // An older position of this process's own: saves Redis acknowledged were lost (a crash
+          // inside the append-only file's fsync window). Redis holds the truth: read on from there.
+          this.state = position(saved);
+          this.logger.warn(
+            `${this.repository.key} is back at message ${saved.lastId} (saves were lost, e.g. in a Redis crash); reading on from there.`,
+          );
+        } else if (saved && saved.writtenBy === null) {
           // Set back by a start over (which saves no writer): read on from there.
           this.state = position(saved);
           this.logger.warn(
