@@ -10,6 +10,7 @@ import {
   type ProducerStateHash,
 } from '@temps/streams';
 import { CLAIM_LANE, CREATE_RUN, LEASE_LANES, WRITE_LANE_BATCH } from './scripts/lanes.lua';
+import type { Batch } from './producer.repository';
 
 type RunParams = ProducerStateHash.RunParams;
 type Registry = LaneRegistryHash.Registry;
@@ -31,15 +32,6 @@ export interface LeaseCall {
 export interface Claimed {
   started: boolean;
   state: LaneState;
-}
-
-export interface LaneBatch {
-  partition: string;
-  firstMs: number;
-  temps: number[];
-  expireAtMs: number;
-  watermarkMs: number;
-  generator: GeneratorState;
 }
 
 /** All of the lanes layout's Redis access: the run's registry, lane states and lane partitions. */
@@ -195,7 +187,7 @@ export class LanesRepository {
     lane: Lane,
     token: string,
     producerId: string,
-    batch: LaneBatch,
+    batch: Batch,
   ): Promise<number> {
     const devices = Array.from({ length: lane.devices }, (_, i) => lane.firstDevice + i);
     return withTypedErrors(
