@@ -12,7 +12,7 @@ import {
 } from './dashboard';
 import { workspaceRoot } from './service-process';
 import { WAREHOUSE_PANEL_TITLE, warehousePanelSql } from './warehouse-check';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 const root = workspaceRoot();
 const read = (...path: string[]) => readFileSync(join(root, ...path), 'utf8');
@@ -46,6 +46,8 @@ const SERVICE_METRICS = [
   'temps_warehouse_set_aside_total',
   'temps_producer_lanes_held',
   'temps_aggregator_lane_lag_seconds',
+  'temps_redis_node_used_memory_bytes',
+  'temps_redis_node_stream_entries',
 ];
 /** Node.js default metrics (prom-client, prefix temps_) the dashboard may use. */
 const DEFAULT_METRICS = ['temps_process_start_time_seconds', 'temps_process_resident_memory_bytes'];
@@ -59,6 +61,8 @@ const SHARED_METRICS = [
   'temps_redis_memory_used_bytes',
   'temps_redis_up',
   'temps_aggregator_headroom_seconds',
+  'temps_redis_node_used_memory_bytes',
+  'temps_redis_node_stream_entries',
 ];
 
 const PROMQL_FUNCTIONS = new Set(
@@ -393,6 +397,25 @@ describe('grafana/dashboards/temps.json', () => {
       legend: 'lane {{lane}}',
     },
     {
+      topic: 'readings per Redis master',
+      title: /^readings per redis master$/i,
+      type: 'timeseries',
+      unit: 'ops',
+      // Partitions expire whole: only the rises of each master's count are readings written.
+      exprs: [
+        'max by (node) (avg_over_time(clamp_min(deriv(temps_redis_node_stream_entries[10s]), 0)[1m:5s]))',
+      ],
+      legend: '{{node}}',
+    },
+    {
+      topic: 'memory per Redis master',
+      title: /^memory per redis master$/i,
+      type: 'timeseries',
+      unit: 'bytes',
+      exprs: ['max by (node) (temps_redis_node_used_memory_bytes)'],
+      legend: '{{node}}',
+    },
+    {
       topic: 'averages read and missed',
       title: /averages read.*missed/i,
       type: 'timeseries',
@@ -529,6 +552,72 @@ describe('promtool', () => {
     expect(promtool(['check', 'config', 'prometheus/prometheus.yml'])).toMatchObject({
       status: 0,
     });
+  });
+
+  it('reads the write rate per master from the entry counts, a partition expiring or not', () => {
+    // Day partitions expire whole, so a master's entry count drops by a day of readings now and
+    // then. Two services export the same count (max by node); 10 readings/s on one master, whose
+    // count drops by 2,000 at 2m (an expiry, 50 readings written in that scrape too); 2/s on the
+    // other. Samples every 5 s, as prometheus.yml scrapes.
+    const { expr } = dashboardQueries().find((q) => q.panel === 'Readings per Redis master')!;
+    const dir = mkdtempSync(join(tmpdir(), 'temps-dashboard-'));
+    const rule = 'dashboard:readings_per_master';
+    const sample = (node: string, value: number) => ({
+      labels: `${rule}{node="${node}"}`,
+      value,
+    });
+    try {
+      writeFileSync(
+        join(dir, 'rules.yml'),
+        stringify({ groups: [{ name: 'dashboard', rules: [{ record: rule, expr }] }] }),
+      );
+      const entries = (node: string, service: string) =>
+        `temps_redis_node_stream_entries{node="${node}",service="${service}"}`;
+      writeFileSync(
+        join(dir, 'test.yml'),
+        stringify({
+          rule_files: ['rules.yml'],
+          evaluation_interval: '5s',
+          tests: [
+            {
+              interval: '5s',
+              input_series: [
+                { series: entries('10.0.0.2:6379', 'producer'), values: '5000+50x23 3200+50x24' },
+                { series: entries('10.0.0.2:6379', 'aggregator'), values: '5000+50x23 3200+50x24' },
+                { series: entries('10.0.0.3:6379', 'producer'), values: '100+10x47' },
+              ],
+              promql_expr_test: [
+                // A steady minute: the write rates.
+                {
+                  expr: rule,
+                  eval_time: '1m30s',
+                  exp_samples: [sample('10.0.0.2:6379', 10), sample('10.0.0.3:6379', 2)],
+                },
+                // The minute with the expiry: no dip below zero, only the two steps whose window
+                // spans the drop are left out (2 of 13 steps here: the samples fall on the steps).
+                {
+                  expr: rule,
+                  eval_time: '2m30s',
+                  exp_samples: [
+                    sample('10.0.0.2:6379', (10 * 11) / 13),
+                    sample('10.0.0.3:6379', 2),
+                  ],
+                },
+                // A minute after it: the write rate again.
+                {
+                  expr: rule,
+                  eval_time: '3m55s',
+                  exp_samples: [sample('10.0.0.2:6379', 10), sample('10.0.0.3:6379', 2)],
+                },
+              ],
+            },
+          ],
+        }),
+      );
+      expect(promtool(['test', 'rules', 'test.yml'], dir)).toMatchObject({ status: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses every dashboard expression', () => {
