@@ -13,8 +13,7 @@ import {
   HealthIndicatorService,
   TerminusModule,
 } from '@nestjs/terminus';
-import { Redis } from 'ioredis';
-import { REDIS_PROBE, singleFlight } from '@temps/redis';
+import { REDIS_PROBE, singleFlight, type RedisClient } from '@temps/redis';
 import { DependencyChecks } from './dependency-checks';
 import { Heartbeat } from './heartbeat';
 
@@ -35,7 +34,7 @@ export class ServiceHealthIndicators {
     private readonly indicators: HealthIndicatorService,
     private readonly heartbeat: Heartbeat,
     private readonly dependencies: DependencyChecks,
-    @Inject(REDIS_PROBE) redis: Redis,
+    @Inject(REDIS_PROBE) redis: RedisClient,
     @Inject(HEALTH_OPTIONS) private readonly options: HealthModuleOptions,
   ) {
     this.ping = singleFlight(() => redis.ping());

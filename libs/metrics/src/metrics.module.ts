@@ -8,8 +8,7 @@ import {
   type DynamicModule,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { REDIS_PROBE } from '@temps/redis';
+import { REDIS_PROBE, type RedisClient } from '@temps/redis';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { registerRedisUp, registerStreamGauges } from './stream-gauges';
 
@@ -48,7 +47,7 @@ export class MetricsModule implements OnModuleInit {
   constructor(
     @Inject(Registry) private readonly registry: Registry,
     // Scrapes read Redis through the probe connection: a scrape is only worth something now.
-    @Inject(REDIS_PROBE) private readonly redis: Redis,
+    @Inject(REDIS_PROBE) private readonly redis: RedisClient,
     @Inject(METRICS_OPTIONS) private readonly options: MetricsModuleOptions,
   ) {}
 

@@ -1,7 +1,12 @@
 import { withTimeout } from '@temps/common';
 import { Gauge, type Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
-import { scanPartitions, singleFlight } from '@temps/redis';
+import {
+  masterNodes,
+  nodeAddress,
+  scanPartitions,
+  singleFlight,
+  type RedisClient,
+} from '@temps/redis';
 import {
   AVERAGES_STREAM,
   AggregatorStateHash,
@@ -17,11 +22,24 @@ export interface StreamStats {
   memoryBytes: number;
 }
 
+/** One master's share (the one node's, without a cluster). */
+export interface NodeStats {
+  /** `host:port`, as the client reaches it. */
+  node: string;
+  /** INFO memory `used_memory` and `maxmemory` (0: no limit); NaN when INFO lacks them. */
+  usedMemoryBytes: number;
+  maxMemoryBytes: number;
+  /** Entries in the day partitions this master holds. */
+  streamEntries: number;
+}
+
 export interface RedisSnapshot {
   streams: StreamStats[];
+  /** Over every master: the sum of `used_memory`, and of `maxmemory` (0 when any has no limit). */
   usedMemoryBytes: number;
   /** Redis `maxmemory` (INFO memory): 0 when there is no limit. */
   maxMemoryBytes: number;
+  nodes: NodeStats[];
   /**
    * Seconds until the oldest partition the aggregator has not finished reading expires (from its
    * saved state; over lanes, the least over the lanes), or null when it has no state or nothing
@@ -30,34 +48,38 @@ export interface RedisSnapshot {
   aggregatorHeadroomSeconds: number | null;
 }
 
-/** Reads every partition, temps:averages and the aggregator's position in one SCAN plus one pipeline. */
-export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
-  const streams = [...(await scanPartitions(redis, '*')), AVERAGES_STREAM];
-
-  const pipeline = redis.pipeline();
-  for (const key of streams) pipeline.xlen(key).pttl(key).memory('USAGE', key, 'SAMPLES', 0);
-  // The aggregator's partition (or, over lanes, each lane's), read through the modules that own
-  // their state's field names.
-  pipeline
-    .info('memory')
-    .hget(AggregatorStateHash.KEY, AggregatorStateHash.FIELDS.streamKey)
-    .hgetall(LanesAggregatorStateHash.KEY);
-  const replies = (await pipeline.exec()) ?? [];
-  const value = (i: number) => (replies[i]?.[0] ? null : replies[i]?.[1]);
-
-  const stats: StreamStats[] = [];
-  streams.forEach((stream, i) => {
-    const [length, pttl, memory] = [value(3 * i), value(3 * i + 1), value(3 * i + 2)] as number[];
-    // A key that expired between SCAN and the pipeline reports PTTL -2, and a temps:averages that
-    // someone made into another type has no length: leave them out.
-    if (pttl === -2 || memory === null || length === null) return;
-    stats.push({ stream, length, ttlSeconds: pttl >= 0 ? pttl / 1000 : null, memoryBytes: memory });
-  });
-  const info = String(value(3 * streams.length) ?? '');
-  const usedMemoryBytes = infoNumber(info, 'used_memory');
-  const maxMemoryBytes = infoNumber(info, 'maxmemory');
-  const cursor = value(3 * streams.length + 1);
-  const lanes = (value(3 * streams.length + 2) ?? {}) as Record<string, string>;
+/**
+ * Reads every partition (each master's by its own SCAN), temps:averages, each master's INFO memory
+ * and the aggregator's position. Commands are sent together, one per key, so nothing spans slots.
+ */
+export async function readRedisSnapshot(redis: RedisClient): Promise<RedisSnapshot> {
+  const [nodes, averages, cursor, lanes] = await Promise.all([
+    Promise.all(
+      masterNodes(redis).map(async (node) => {
+        const [streams, info] = await Promise.all([
+          scanPartitions(node, '*').then((keys) => streamStats(node, keys)),
+          node.info('memory'),
+        ]);
+        return { node: nodeAddress(node), streams, info };
+      }),
+    ),
+    streamStats(redis, [AVERAGES_STREAM]),
+    // The aggregator's partition (or, over lanes, each lane's), read through the modules that own
+    // their state's field names.
+    redis.hget(AggregatorStateHash.KEY, AggregatorStateHash.FIELDS.streamKey),
+    redis.hgetall(LanesAggregatorStateHash.KEY),
+  ]);
+  const stats = [...nodes.flatMap((n) => n.streams), ...averages];
+  const perNode: NodeStats[] = nodes.map(({ node, streams, info }) => ({
+    node,
+    usedMemoryBytes: infoNumber(info, 'used_memory'),
+    maxMemoryBytes: infoNumber(info, 'maxmemory'),
+    streamEntries: streams.reduce((sum, s) => sum + s.length, 0),
+  }));
+  const usedMemoryBytes = perNode.reduce((sum, n) => sum + n.usedMemoryBytes, 0);
+  const maxMemoryBytes = perNode.some((n) => n.maxMemoryBytes === 0)
+    ? 0
+    : perNode.reduce((sum, n) => sum + n.maxMemoryBytes, 0);
   const laneCursor = `:${AggregatorStateHash.FIELDS.streamKey}`;
   const cursors = [
     ...(typeof cursor === 'string' ? [cursor] : []),
@@ -78,8 +100,30 @@ export async function readRedisSnapshot(redis: Redis): Promise<RedisSnapshot> {
     streams: stats,
     usedMemoryBytes,
     maxMemoryBytes,
+    nodes: perNode,
     aggregatorHeadroomSeconds: headroom === null ? null : headroom / 1000,
   };
+}
+
+/** Length, expiry and memory of each key that is still a stream (one that expired meanwhile, or of another type, is left out). */
+async function streamStats(redis: RedisClient, keys: readonly string[]): Promise<StreamStats[]> {
+  const stats = await Promise.all(
+    keys.map((stream) =>
+      Promise.all([
+        redis.xlen(stream),
+        redis.pttl(stream),
+        redis.memory('USAGE', stream, 'SAMPLES', 0),
+      ]).then(
+        ([length, pttl, memory]): StreamStats | null =>
+          // A key that expired between SCAN and now reports PTTL -2.
+          pttl === -2 || memory === null
+            ? null
+            : { stream, length, ttlSeconds: pttl >= 0 ? pttl / 1000 : null, memoryBytes: memory },
+        () => null,
+      ),
+    ),
+  );
+  return stats.filter((s): s is StreamStats => s !== null);
 }
 
 /** A numeric field of an INFO reply (`field:value` on a line of its own), NaN when absent. */
@@ -93,7 +137,7 @@ export function infoNumber(info: string, field: string): number {
  * within `timeoutMs` during this scrape. (The owner of the stream gauges reports the snapshot's
  * success instead, which covers the PING.)
  */
-export function registerRedisUp(registry: Registry, redis: Redis, timeoutMs = 2_000): void {
+export function registerRedisUp(registry: Registry, redis: RedisClient, timeoutMs = 2_000): void {
   const ping = singleFlight(() =>
     withTimeout(redis.ping(), timeoutMs).then(
       () => true,
@@ -110,7 +154,11 @@ export function registerRedisUp(registry: Registry, redis: Redis, timeoutMs = 2_
  * stack scans Redis once per scrape interval, not once per service. One snapshot serves all gauges
  * of a scrape.
  */
-export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs = 2_000): void {
+export function registerStreamGauges(
+  registry: Registry,
+  redis: RedisClient,
+  timeoutMs = 2_000,
+): void {
   let pending: Promise<RedisSnapshot | null> | null = null;
   const snapshot = () => {
     pending ??= withTimeout(readRedisSnapshot(redis), timeoutMs)
@@ -151,7 +199,7 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
   );
   new Gauge({
     name: 'temps_redis_memory_used_bytes',
-    help: 'Memory used by the Redis server in total (INFO used_memory).',
+    help: 'Memory used by Redis in total (INFO used_memory; over a cluster, the sum over its masters).',
     registers: [registry],
     async collect() {
       this.reset();
@@ -161,7 +209,7 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
   });
   new Gauge({
     name: 'temps_redis_maxmemory_bytes',
-    help: 'The memory limit of the Redis server (INFO maxmemory); 0 when it has none.',
+    help: 'The memory limit of Redis (INFO maxmemory; over a cluster, the sum over its masters); 0 when it has none.',
     registers: [registry],
     async collect() {
       this.reset();
@@ -169,6 +217,30 @@ export function registerStreamGauges(registry: Registry, redis: Redis, timeoutMs
       if (max !== undefined && Number.isFinite(max)) this.set(max);
     },
   });
+  const nodeGauge = (name: string, help: string, pick: (n: NodeStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['node'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const stats of (await snapshot())?.nodes ?? []) {
+          const value = pick(stats);
+          if (Number.isFinite(value)) this.set({ node: stats.node }, value);
+        }
+      },
+    });
+  nodeGauge(
+    'temps_redis_node_used_memory_bytes',
+    'Memory used by each Redis master (INFO used_memory); the one node without a cluster.',
+    (n) => n.usedMemoryBytes,
+  );
+  nodeGauge(
+    'temps_redis_node_stream_entries',
+    'Entries in the day partitions each Redis master holds.',
+    (n) => n.streamEntries,
+  );
   new Gauge({
     name: 'temps_aggregator_headroom_seconds',
     help: 'Seconds until the oldest partition the aggregator has not finished reading expires: how long it can be stopped without losing readings.',

@@ -1,29 +1,41 @@
-import type { Redis } from 'ioredis';
 import {
   PARTITION_PATTERN,
   isPartitionKey,
   lanePartitionPattern,
   partitionTag,
 } from '@temps/streams';
+import { masterNodes, type RedisClient } from './redis-client';
 
-/** Each key's type (`stream`, `hash`, …, or `none`), in one pipelined round trip. */
-export async function keyTypes(redis: Redis, keys: readonly string[]): Promise<string[]> {
-  const pipeline = redis.pipeline();
-  keys.forEach((key) => pipeline.type(key));
-  return ((await pipeline.exec()) ?? []).map(([error, type]) => {
-    if (error) throw error;
-    return type as string;
-  });
+/**
+ * Each key's type (`stream`, `hash`, …, or `none`). Sent together, one command a key, so the keys
+ * may live in different slots of a cluster.
+ */
+export async function keyTypes(redis: RedisClient, keys: readonly string[]): Promise<string[]> {
+  return Promise.all(keys.map((key) => redis.type(key)));
 }
 
 /**
- * Day partitions in Redis, oldest first (SCAN, so Redis is never blocked): of the exercise's layout
- * (`temps:YYYYMMDD`, lane null, the default), of one lane (its tag), or of every layout and lane
- * ('*'). Foreign keys are left out: names that are not a day (temps:garbage, temps:20251399) and keys
- * that are not streams.
+ * Keys matching `match` of type `type`, from every master of a cluster (SCAN answers for one node)
+ * or from the one node. SCAN, so Redis is never blocked. A key may be listed twice while its slot
+ * moves between masters: callers keep a set.
+ */
+export async function scanKeys(redis: RedisClient, match: string, type: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (const node of masterNodes(redis)) {
+    for await (const batch of node.scanStream({ match, type, count: 1000 })) {
+      keys.push(...(batch as string[]));
+    }
+  }
+  return keys;
+}
+
+/**
+ * Day partitions in Redis, oldest first: of the exercise's layout (`temps:YYYYMMDD`, lane null, the
+ * default), of one lane (its tag), or of every layout and lane ('*'). Foreign keys are left out:
+ * names that are not a day (temps:garbage, temps:20251399) and keys that are not streams.
  */
 export async function scanPartitions(
-  redis: Redis,
+  redis: RedisClient,
   lane: string | null | '*' = null,
 ): Promise<string[]> {
   const keys = new Set<string>();
@@ -34,11 +46,8 @@ export async function scanPartitions(
         ? [PARTITION_PATTERN, lanePartitionPattern('*')]
         : [lanePartitionPattern(lane)];
   for (const match of patterns) {
-    const scan = redis.scanStream({ match, type: 'stream', count: 1000 });
-    for await (const batch of scan) {
-      for (const key of batch as string[]) {
-        if (isPartitionKey(key) && (lane === '*' || partitionTag(key) === lane)) keys.add(key);
-      }
+    for (const key of await scanKeys(redis, match, 'stream')) {
+      if (isPartitionKey(key) && (lane === '*' || partitionTag(key) === lane)) keys.add(key);
     }
   }
   return [...keys].sort();

@@ -1,10 +1,13 @@
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './redis-client';
 
 /** Injection token for the client of commands that are only worth something now (see `probeClient`). */
 export const REDIS_PROBE = Symbol('REDIS_PROBE');
 
 /** `probeClient`, connected: waits up to `readyWithinMs` for it to be ready. */
-export async function connectProbe(redis: Redis, readyWithinMs = 2_000): Promise<Redis> {
+export async function connectProbe(
+  redis: RedisClient,
+  readyWithinMs = 2_000,
+): Promise<RedisClient> {
   const probe = probeClient(redis);
   // Ready before the service answers its first probe (the main connection has just succeeded);
   // if it is not, probes fail until it is, which is what they should say.
@@ -19,19 +22,31 @@ export async function connectProbe(redis: Redis, readyWithinMs = 2_000): Promise
 }
 
 /**
- * A second connection for health probes and metrics scrapes. Their answers matter only now: while
- * Redis is away they fail at once instead of waiting in ioredis's offline queue, and a command sent
- * just before a connection dropped is not sent again after it comes back. Otherwise every probe of
- * an outage would be replayed against Redis on reconnect.
+ * A second connection (for a cluster, a second cluster client) for health probes and metrics
+ * scrapes. Their answers matter only now: while Redis is away they fail at once instead of waiting
+ * in ioredis's offline queue, and a command sent just before a connection dropped is not sent again
+ * after it comes back. Otherwise every probe of an outage would be replayed against Redis on
+ * reconnect.
  */
-export function probeClient(redis: Redis): Redis {
-  const probe = redis.duplicate({
-    connectionName: `${redis.options.connectionName ?? 'temps'}-probe`,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    lazyConnect: false,
-  });
+export function probeClient(redis: RedisClient): RedisClient {
+  const probe = isCluster(redis)
+    ? redis.duplicate([], {
+        enableOfflineQueue: false,
+        lazyConnect: false,
+        redisOptions: {
+          ...redis.options.redisOptions,
+          connectionName: `${redis.options.redisOptions?.connectionName ?? 'temps'}-probe`,
+          autoResendUnfulfilledCommands: false,
+          maxRetriesPerRequest: 0,
+        },
+      })
+    : redis.duplicate({
+        connectionName: `${redis.options.connectionName ?? 'temps'}-probe`,
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        lazyConnect: false,
+      });
   probe.on('error', () => undefined); // a probe that fails says so itself
   return probe;
 }

@@ -10,7 +10,9 @@ import {
   type CustomTransportStrategy,
   type ReadPacket,
 } from '@nestjs/microservices';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './redis-client';
+import { SlotWaker } from './slot-waker';
+import { slotOf } from '@temps/streams';
 import { finalize, lastValueFrom, throwError, type Observable } from 'rxjs';
 import { TransientRetry, transientCause } from './transient-errors';
 
@@ -37,8 +39,13 @@ export interface StreamCursorSource {
 }
 
 export interface RedisStreamsServerOptions {
-  /** A connected client; the transport duplicates it, since a blocking XREAD holds its connection. */
-  redis: Redis;
+  /**
+   * A connected client; the transport duplicates it, since a blocking XREAD holds its connection.
+   * On a cluster, a cursor whose streams span slots cannot be one XREAD: the read then only waits
+   * for new entries (SlotWaker) and hands the handler an empty event — such a consumer must read
+   * what it needs itself.
+   */
+  redis: RedisClient;
   /** The @EventPattern that receives every read. */
   pattern: string;
   source: StreamCursorSource;
@@ -104,7 +111,8 @@ export class RedisStreamsServer
 {
   /** The read loop awaits every handler and reports its failure itself; Nest must not log it too. */
   override readonly propagatesEventHandlerErrors = true;
-  private reader: Redis | null = null;
+  private reader: RedisClient | null = null;
+  private waker: SlotWaker | null = null;
   private pendingListeners: { event: string; callback: (...args: unknown[]) => void }[] = [];
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -125,14 +133,21 @@ export class RedisStreamsServer
    * closed before the connection was ready).
    */
   listen(callback: (error?: unknown) => void): void {
-    let reader: Redis;
+    let reader: RedisClient;
     try {
       // A blocking read waits up to its block time before any answer: that on top of the deadline.
       const blockMs = this.options.blockMs ?? 1_000;
-      reader = this.options.redis.duplicate({
-        lazyConnect: true,
-        commandTimeout: blockMs + COMMAND_TIMEOUT_MS,
-      });
+      const commandTimeout = blockMs + COMMAND_TIMEOUT_MS;
+      const { redis } = this.options;
+      if (isCluster(redis)) {
+        reader = redis.duplicate([], {
+          lazyConnect: true,
+          redisOptions: { ...redis.options.redisOptions, commandTimeout },
+        });
+        this.waker = new SlotWaker(redis, blockMs);
+      } else {
+        reader = redis.duplicate({ lazyConnect: true, commandTimeout });
+      }
     } catch (error) {
       return callback(error);
     }
@@ -175,6 +190,7 @@ export class RedisStreamsServer
     this.stopping = true;
     // Ends a blocking XREAD at once; a read in flight is dropped, so nothing is half-handled.
     this.reader?.disconnect();
+    this.waker?.close();
     await this.loop;
   }
 
@@ -219,12 +235,16 @@ export class RedisStreamsServer
     return this.reader as T;
   }
 
-  private async run(reader: Redis): Promise<void> {
+  private async run(reader: RedisClient): Promise<void> {
     const { pattern, source, count = 10_000, blockMs = 1_000, onTurn, onBlocked } = this.options;
     const read = async (cursor: StreamCursor, block: boolean): Promise<StreamReadEvent> => {
       // Nothing to read for now (the consumer says so): an idle turn, as if a read timed out.
       if (cursor.length === 0) {
         await sleep(blockMs);
+        return { reads: [] };
+      }
+      if (this.waker && new Set(cursor.map(([stream]) => slotOf(stream))).size > 1) {
+        if (block) await this.waker.wait(cursor);
         return { reads: [] };
       }
       const streams = [

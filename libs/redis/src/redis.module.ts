@@ -6,33 +6,33 @@ import {
   type DynamicModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { connectRedis } from './redis-client';
+import { REDIS_CLIENT, connectRedis, type ConnectOptions, type RedisClient } from './redis-client';
 import { REDIS_PROBE, connectProbe } from './redis-probe';
 
-export interface RedisModuleOptions {
+export interface RedisModuleOptions extends ConnectOptions {
   url: string;
-  /** Shown by CLIENT LIST, so each service's connections can be told apart. */
-  connectionName: string;
 }
 
-/** One shared ioredis client per service, connected (and verified) before the application starts. */
+/**
+ * One shared client per service (REDIS_CLIENT: one node or a cluster), connected (and verified)
+ * before the application starts, and a probe client (REDIS_PROBE) for health and metrics.
+ */
 @Global()
 @Module({})
 export class RedisModule implements OnApplicationShutdown {
   constructor(
-    @Inject(Redis) private readonly redis: Redis,
-    @Inject(REDIS_PROBE) private readonly probe: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
+    @Inject(REDIS_PROBE) private readonly probe: RedisClient,
   ) {}
 
   static forRoot(options: RedisModuleOptions): DynamicModule {
     return {
       module: RedisModule,
       providers: [
-        { provide: Redis, useFactory: () => connectRedis(options.url, options.connectionName) },
-        { provide: REDIS_PROBE, useFactory: connectProbe, inject: [Redis] },
+        { provide: REDIS_CLIENT, useFactory: () => connectRedis(options.url, options) },
+        { provide: REDIS_PROBE, useFactory: connectProbe, inject: [REDIS_CLIENT] },
       ],
-      exports: [Redis, REDIS_PROBE],
+      exports: [REDIS_CLIENT, REDIS_PROBE],
     };
   }
 

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client';
 
 /**
  * The highest entry ID stream `key` has handed out (XINFO STREAM `last-generated-id`: deleted
  * entries count), or null when the key does not exist. Throws Redis's error for a key of another
  * type.
  */
-export async function lastGeneratedId(redis: Redis, key: string): Promise<string | null> {
+export async function lastGeneratedId(redis: RedisClient, key: string): Promise<string | null> {
   // One snapshot: the type tells a missing key from a failing XINFO without reading the error.
   const [[, type], [error, info]] = (await redis.multi().type(key).xinfo('STREAM', key).exec())!;
   if (type === 'none') return null;
@@ -31,7 +31,7 @@ export interface StreamInfo {
  * What XINFO STREAM says of `key` about entries it no longer holds, or null when the key does not
  * exist. Throws Redis's error for a key of another type.
  */
-export async function streamInfo(redis: Redis, key: string): Promise<StreamInfo | null> {
+export async function streamInfo(redis: RedisClient, key: string): Promise<StreamInfo | null> {
   const [[, type], [error, info]] = (await redis.multi().type(key).xinfo('STREAM', key).exec())!;
   if (type === 'none') return null;
   if (error) throw error;

@@ -97,7 +97,7 @@ describe('other real replies', () => {
 describe('a Redis that stops answering (SIGSTOP)', () => {
   it('every command ends at its deadline as a transient TIMEOUT, and commands work again once it answers', async () => {
     const server = await startPrivateRedis();
-    const redis = await connectRedis(server.url, 'deadline-test');
+    const redis = await connectRedis(server.url, { connectionName: 'deadline-test' });
     // The server's own pid, as it reports it (INFO server process_id).
     const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))![1]);
     try {

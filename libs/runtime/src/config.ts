@@ -132,6 +132,7 @@ export const REDIS_VARIABLES = {
   REDIS_PORT: z.string().optional(),
   REDIS_USER: z.string().optional(),
   REDIS_PASSWORD: z.string().optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
 };
 
 type RedisVariables = z.output<z.ZodObject<typeof REDIS_VARIABLES>>;
@@ -147,6 +148,28 @@ export function redisUrl(variables: RedisVariables, ctx: z.core.$RefinementCtx):
   if (port === z.NEVER) return z.NEVER;
   const parts = { host: REDIS_HOST, port, user: REDIS_USER, password: REDIS_PASSWORD };
   return within(redisUrlText, redisUrlFromParts(parts), ctx);
+}
+
+/**
+ * REDIS_CLUSTER_NODES: more cluster nodes to start from, `host:port` separated by commas (empty or
+ * unset: none), or an issue saying why not. REDIS_URL's user, password and TLS apply to every node.
+ */
+export function redisClusterNodes(variables: RedisVariables, ctx: z.core.$RefinementCtx): string[] {
+  const nodes = (variables.REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
+  for (const node of nodes) {
+    const port = /^[^\s:/@]+:(\d{1,5})$/.exec(node)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `REDIS_CLUSTER_NODES must list host:port pairs separated by commas, got "${node}"`,
+      });
+      return z.NEVER;
+    }
+  }
+  return nodes;
 }
 
 /** `value` checked by `schema` inside another schema's transform, its first issue becoming ctx's. */

@@ -7,8 +7,7 @@ import {
   type INestApplicationContext,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { evictionWarning } from '@temps/redis';
-import { Redis } from 'ioredis';
+import { REDIS_CLIENT, evictionWarning, type RedisClient } from '@temps/redis';
 import { ConfigError } from './config';
 import { ExitRequest } from './exit-request';
 
@@ -107,9 +106,9 @@ async function start(spec: ServiceSpec, signalled: Promise<NodeJS.Signals>): Pro
  * slow to answer holds the start for at most a second, and is then not asked again.
  */
 async function warnIfStateEvictable(app: INestApplicationContext): Promise<void> {
-  let redis: Redis;
+  let redis: RedisClient;
   try {
-    redis = app.get(Redis, { strict: false });
+    redis = app.get(REDIS_CLIENT, { strict: false });
   } catch {
     return; // a service without Redis
   }

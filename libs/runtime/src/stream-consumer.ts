@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type INestApplication, type INestApplicationContext } from '@nestjs/common';
 import { Heartbeat } from '@temps/health';
 import {
+  REDIS_CLIENT,
   RedisStreamsServer,
   TransientRetry,
   transientCause,
   type StreamCursorSource,
 } from '@temps/redis';
-import { Redis } from 'ioredis';
 import type { Worker } from './run-service';
 
 export interface StreamConsumer extends StreamCursorSource {
@@ -29,7 +29,7 @@ export function streamConsumerWorker(
   const app = context as INestApplication;
   const heartbeat = app.get(Heartbeat);
   const transport = new RedisStreamsServer({
-    redis: app.get(Redis),
+    redis: app.get(REDIS_CLIENT),
     pattern: options.pattern,
     source: options.consumer,
     count: options.count,

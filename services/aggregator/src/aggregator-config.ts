@@ -5,6 +5,7 @@ import {
   REDIS_VARIABLES,
   httpPort,
   readSettings,
+  redisClusterNodes,
   redisUrl,
   settings,
   trueOrFalse,
@@ -24,6 +25,8 @@ export interface AggregatorConfig {
   laneStallMs: number;
   port: number;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: more cluster nodes to start from (`host:port`). */
+  redisClusterNodes?: string[];
 }
 
 /** A lane holding the watermark back this long is a stall (a lane with no producer alive). */
@@ -56,6 +59,7 @@ export const AGGREGATOR_SETTINGS = settings(
       laneStallMs: s.AGGREGATOR_LANE_STALL_MS,
       port: s.PORT,
       redisUrl: redisUrl(s, ctx),
+      redisClusterNodes: redisClusterNodes(s, ctx),
     })),
 );
 

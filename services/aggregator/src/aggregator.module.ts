@@ -2,7 +2,7 @@ import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
-import { RedisModule } from '@temps/redis';
+import { CLUSTER_NEEDS_LANES, RedisModule } from '@temps/redis';
 import { AGGREGATOR_CONFIG, AGGREGATOR_CONSUMER } from './aggregator.constants';
 import type { AggregatorConfig } from './aggregator-config';
 import { AggregatorController } from './aggregator.controller';
@@ -20,7 +20,12 @@ export class AggregatorModule {
     return {
       module: AggregatorModule,
       imports: [
-        RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-aggregator' }),
+        RedisModule.forRoot({
+          url: config.redisUrl,
+          connectionName: 'temps-aggregator',
+          clusterNodes: config.redisClusterNodes,
+          clusterRefusal: config.shards == null ? CLUSTER_NEEDS_LANES : null,
+        }),
         MetricsModule.forRoot({ service: 'aggregator' }),
         // The read loop turns at least once per XREAD BLOCK timeout (1 s) unless Redis stalls it.
         HealthModule.forRoot({ loop: 'read_loop', maxSilenceMs: 10_000 }),

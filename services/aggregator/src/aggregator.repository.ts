@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import {
   HSET_IF_ABSENT,
   defineScripts,
   keyTypes,
   scanPartitions,
   withTypedErrors,
+  REDIS_CLIENT,
+  type RedisClient,
 } from '@temps/redis';
 import {
   AGGREGATOR_STATE_KEY,
@@ -26,6 +27,7 @@ import {
   type PartitionFold,
   type ReadingRejectReason,
   type WindowState,
+  LaneStateHash,
 } from '@temps/streams';
 import { COMMIT_AGGREGATION, COMMIT_GUARD } from './scripts/commit-aggregation.lua';
 import { FOLD_PARTITION } from './scripts/fold-partition.lua';
@@ -55,7 +57,7 @@ export class AggregatorRepository {
   /** Written with every commit as `written_by`: tells this process's commits from another's. */
   readonly instanceId = randomUUID();
 
-  constructor(@Inject(Redis) private readonly redis: Redis) {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
     defineScripts(redis, COMMIT_AGGREGATION, FOLD_PARTITION, HSET_IF_ABSENT);
   }
 
@@ -208,7 +210,12 @@ export class AggregatorRepository {
 
   /** The producer's watermark (Unix ms; null: no producer), from `key` (a lane's, with lanes). */
   async watermark(key = PRODUCER_STATE_KEY): Promise<number | null> {
-    return parseWatermark(await this.redis.hget(key, ProducerStateHash.FIELDS.watermarkMs));
+    const [watermark, confirmed] = await this.redis.hmget(
+      key,
+      ProducerStateHash.FIELDS.watermarkMs,
+      LaneStateHash.FIELDS.confirmedMs,
+    );
+    return LaneStateHash.readableUntil(watermark, confirmed);
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   httpPort,
   parsedBy,
   readSettings,
+  redisClusterNodes,
   redisUrl,
   settings,
   wholeNumber,
@@ -16,6 +17,8 @@ import { parseWarehouseUrl, WarehouseConfigError, type WarehouseLocation } from 
 export interface AveragesConfig {
   port: number;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: more cluster nodes to start from (`host:port`). */
+  redisClusterNodes?: string[];
   /** Yellow lines, as in the seed: on a terminal (or with FORCE_COLOR), never with NO_COLOR. */
   color: boolean;
   /** `WAREHOUSE_URL`: where every hourly average is stored; null (unset) stores nothing. */
@@ -39,6 +42,7 @@ export const AVERAGES_SETTINGS = settings(
     .transform((s, ctx) => ({
       port: s.PORT,
       redisUrl: redisUrl(s, ctx),
+      redisClusterNodes: redisClusterNodes(s, ctx),
       warehouse: s.WAREHOUSE_URL ?? null,
       shards: s.PRODUCER_SHARDS ?? null,
     })),

@@ -2,7 +2,7 @@ import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
-import { RedisModule } from '@temps/redis';
+import { CLUSTER_NEEDS_LANES, RedisModule } from '@temps/redis';
 import { Warehouse } from '@temps/warehouse';
 import type { AveragesConfig } from './averages-config';
 import { AveragesController } from './averages.controller';
@@ -18,7 +18,12 @@ export class AveragesModule {
     return {
       module: AveragesModule,
       imports: [
-        RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-averages' }),
+        RedisModule.forRoot({
+          url: config.redisUrl,
+          connectionName: 'temps-averages',
+          clusterNodes: config.redisClusterNodes,
+          clusterRefusal: config.shards == null ? CLUSTER_NEEDS_LANES : null,
+        }),
         // The reader owns the per-stream gauges: it keeps reporting them (and the aggregator's headroom)
         // while the aggregator or the producer is stopped.
         MetricsModule.forRoot({ service: 'averages', streamGauges: true }),

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import {
   HSET_IF_ABSENT,
   defineScripts,
   lastGeneratedId,
   streamInfo,
   withTypedErrors,
+  REDIS_CLIENT,
+  type RedisClient,
 } from '@temps/redis';
 import {
   AVERAGES_STREAM,
@@ -34,7 +35,7 @@ export class AveragesRepository {
   readonly key: string;
 
   constructor(
-    @Inject(Redis) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
     @Optional() @Inject(AVERAGES_CONFIG) config: Pick<AveragesConfig, 'shards'> = { shards: null },
   ) {
     defineScripts(redis, SAVE_POSITION, HSET_IF_ABSENT);

@@ -1,15 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { defineScripts, scanPartitions, withTypedErrors } from '@temps/redis';
+import {
+  defineScripts,
+  masterOf,
+  nodeAddress,
+  scanPartitions,
+  withTypedErrors,
+  REDIS_CLIENT,
+  type RedisClient,
+} from '@temps/redis';
 import {
   LaneRegistryHash,
   LaneStateHash,
   partitionDayStart,
+  slotOf,
   type GeneratorState,
   type Lane,
   type ProducerStateHash,
 } from '@temps/streams';
-import { CLAIM_LANE, CREATE_RUN, LEASE_LANES, WRITE_LANE_BATCH } from './scripts/lanes.lua';
+import {
+  CLAIM_LANE,
+  CONFIRM_LANE,
+  CREATE_RUN,
+  LEASE_LANES,
+  WRITE_LANE_BATCH,
+} from './scripts/lanes.lua';
 import type { Batch } from './producer.repository';
 
 type RunParams = ProducerStateHash.RunParams;
@@ -37,8 +51,8 @@ export interface Claimed {
 /** All of the lanes layout's Redis access: the run's registry, lane states and lane partitions. */
 @Injectable()
 export class LanesRepository {
-  constructor(@Inject(Redis) private readonly redis: Redis) {
-    defineScripts(redis, WRITE_LANE_BATCH, CREATE_RUN, LEASE_LANES);
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
+    defineScripts(redis, WRITE_LANE_BATCH, CREATE_RUN, LEASE_LANES, CONFIRM_LANE);
     if (!(CLAIM_LANE.name in redis)) redis.defineCommand(CLAIM_LANE.name, { lua: CLAIM_LANE.lua });
   }
 
@@ -207,5 +221,33 @@ export class LanesRepository {
         ...batch.temps,
       ),
     );
+  }
+
+  /**
+   * Moves lane `tag`'s confirmed mark up to `markMs` (CONFIRM_LANE) if `token` still holds it;
+   * `first` sets a first mark only where there is none. Resolves to whether it moved.
+   */
+  async confirmLane(tag: string, token: string, markMs: number, first = false): Promise<boolean> {
+    return (
+      (await this.redis.confirmLane(LaneStateHash.keyOf(tag), token, markMs, first ? '1' : '0')) ===
+      1
+    );
+  }
+
+  /**
+   * WAIT for `replicas` replicas (at most `timeoutMs`) on the connection that took lane `tag`'s
+   * writes: on a cluster, the client's connection to the master serving the lane's slot (a keyless
+   * WAIT through the cluster client would go to any node and vouch for nothing). Resolves to the
+   * replicas that acknowledged, 0 when the master is not known now.
+   */
+  async waitForReplicas(tag: string, replicas: number, timeoutMs: number): Promise<number> {
+    const node = masterOf(this.redis, slotOf(tag));
+    return node ? node.wait(replicas, timeoutMs) : 0;
+  }
+
+  /** Which connection lane `tag` is written through (`host:port`; '' when not known now). */
+  nodeOf(tag: string): string {
+    const node = masterOf(this.redis, slotOf(tag));
+    return node ? nodeAddress(node) : '';
   }
 }

@@ -43,6 +43,7 @@ import {
 } from './producer.runner';
 import { LanesRepository, type LeaseCall } from './lanes.repository';
 import { ProgressReporter } from './progress-reporter';
+import { ReplicaConfirmer } from './replica-confirmer';
 import { clockOf, nextStep, watermarkAfter } from './run-plan';
 
 type Registry = LaneRegistryHash.Registry;
@@ -86,6 +87,8 @@ export class LanesRunner {
   private written = 0;
   private heldLine = '';
   private readonly leaseMs: number;
+  /** With REDIS_WAIT_REPLICAS: confirms the lanes' batches with replicas (null: off). */
+  private readonly confirmer: ReplicaConfirmer | null;
 
   constructor(
     @Inject(PRODUCER_CONFIG) private readonly config: ProducerConfig,
@@ -97,6 +100,9 @@ export class LanesRunner {
     @Optional() @Inject(PRODUCER_CLOCK) private readonly clock: RunnerClock = SYSTEM_CLOCK,
   ) {
     this.leaseMs = config.leaseMs ?? LEASE_MS;
+    this.confirmer = config.waitReplicas
+      ? new ReplicaConfirmer(lanes, metrics, config.waitReplicas)
+      : null;
   }
 
   /** This producer's id in the registry (`member:<id>`, `lane:<L>:holder`, lane `written_by`). */
@@ -189,6 +195,7 @@ export class LanesRunner {
       `Lane ${job.lane.tag} passed to another producer (lease lapsed); taking lanes again.`,
     );
     this.retire(job);
+    this.confirmer?.forget(job.lane);
     this.wakeUp.abort();
   }
 
@@ -243,6 +250,12 @@ export class LanesRunner {
         await this.pause(1_000, job.abort.signal);
         if (this.isStopped(job)) return;
       }
+    }
+    // Readings from here on are unconfirmed until a WAIT vouches for them.
+    const { confirmer } = this;
+    if (confirmer) {
+      const from = state.watermarkMs;
+      await this.throughTransient(() => confirmer.started(lane, job.token, from), job.abort.signal);
     }
     for (;;) {
       if (this.isStopped(job)) return;
@@ -364,6 +377,7 @@ export class LanesRunner {
       this.written += readings;
       this.metrics.readingsProduced.inc(readings);
       this.metrics.batchesWritten.inc();
+      this.confirmer?.written(lane, job.token, watermarkMs);
       if (!job.abort.signal.aborted) {
         this.metrics.watermark.set({ lane: lane.tag }, watermarkMs / 1000);
       }
@@ -416,6 +430,8 @@ export class LanesRunner {
     const jobs = [...this.jobs.values()];
     jobs.forEach((job) => this.retire(job));
     await Promise.all(jobs.map((job) => job.done));
+    // The last batches confirmed while the lanes are still ours, so the aggregator can read them.
+    await this.confirmer?.close();
     if (this.fatal instanceof RunLostError) return;
     // Given back now, the lanes go to the others at their next call rather than after the lease.
     await this.lanes.lease(run.runId, this.producerId, this.leaseMs, true).catch(() => undefined);

@@ -6,6 +6,7 @@ import {
   conflict,
   httpPort,
   readSettings,
+  redisClusterNodes,
   redisUrl,
   settings,
   trueOrFalse,
@@ -29,6 +30,14 @@ export interface ProducerConfig {
   resume: boolean;
   port: number;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: more cluster nodes to start from (`host:port`). */
+  redisClusterNodes?: string[];
+  /**
+   * REDIS_WAIT_REPLICAS (lanes only; 0 or unset: off): each round of lane batches is confirmed by
+   * `WAIT n` on each master written to, and a lane's `confirmed_id` moves only over readings that
+   * many replicas hold; the aggregator reads no further.
+   */
+  waitReplicas?: number;
   /**
    * Lanes (see libs/streams/src/lanes.ts): the devices split over this many streams per day, shared
    * by any number of producers through leases; `null` keeps the exercise's layout, one stream per
@@ -173,6 +182,7 @@ export const PRODUCER_SETTINGS = settings(
       PRODUCER_SPEED: speed.optional(),
       PRODUCER_SHARDS: wholeNumber(1, MAX_SHARDS, 'Shards').optional(),
       PRODUCER_LEASE_MS: wholeNumber(1_000, 60_000, 'The lease').optional(),
+      REDIS_WAIT_REPLICAS: wholeNumber(0, 16, 'Replicas to wait for').optional(),
       PRODUCER_FOLLOW: trueOrFalse('PRODUCER_FOLLOW'),
       PRODUCER_RESUME: trueOrFalse('PRODUCER_RESUME'),
       PORT: httpPort(3001),
@@ -213,6 +223,15 @@ export const PRODUCER_SETTINGS = settings(
         });
         return z.NEVER;
       }
+      if (shards === null && (s.REDIS_WAIT_REPLICAS ?? 0) > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REDIS_WAIT_REPLICAS'],
+          message:
+            'REDIS_WAIT_REPLICAS needs lanes (PRODUCER_SHARDS): the confirmed mark it moves is kept per lane.',
+        });
+        return z.NEVER;
+      }
       const start = given.start ?? DEFAULTS.start;
       const days = given.days ?? DEFAULTS.days;
       const startMs = start === 'now' ? Date.now() : start;
@@ -233,6 +252,8 @@ export const PRODUCER_SETTINGS = settings(
         resume: s.PRODUCER_RESUME,
         port: s.PORT,
         redisUrl: redisUrl(s, ctx),
+        redisClusterNodes: redisClusterNodes(s, ctx),
+        waitReplicas: s.REDIS_WAIT_REPLICAS ?? 0,
         // Left out (undefined) unless set: the default layout's config is the exercise's own.
         shards: shards ?? undefined,
         leaseMs: s.PRODUCER_LEASE_MS,

@@ -9,6 +9,7 @@ export class ProducerMetrics {
   readonly watermark: Gauge<'lane'>;
   readonly lanesHeld: Gauge;
   readonly leaseLost: Counter;
+  readonly unconfirmed: Gauge<'lane'>;
 
   constructor(@Inject(Registry) registry: Registry) {
     this.readingsProduced = new Counter({
@@ -35,6 +36,12 @@ export class ProducerMetrics {
     this.leaseLost = new Counter({
       name: 'temps_producer_lease_lost_total',
       help: 'Lanes taken over by another producer after this one let its lease lapse.',
+      registers: [registry],
+    });
+    this.unconfirmed = new Gauge({
+      name: 'temps_producer_unconfirmed_seconds',
+      help: 'With REDIS_WAIT_REPLICAS: simulated seconds of a held lane written but not yet confirmed by replicas (not yet readable by the aggregator).',
+      labelNames: ['lane'],
       registers: [registry],
     });
   }

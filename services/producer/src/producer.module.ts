@@ -3,7 +3,7 @@ import { ConsoleOutput } from '@temps/runtime';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HealthModule } from '@temps/health';
 import { MetricsModule } from '@temps/metrics';
-import { RedisModule } from '@temps/redis';
+import { CLUSTER_NEEDS_LANES, RedisModule } from '@temps/redis';
 import { PRODUCER_CONFIG } from './producer.constants';
 import type { ProducerConfig } from './producer-config';
 import { ProducerMetrics } from './producer.metrics';
@@ -18,7 +18,12 @@ export class ProducerModule {
     return {
       module: ProducerModule,
       imports: [
-        RedisModule.forRoot({ url: config.redisUrl, connectionName: 'temps-producer' }),
+        RedisModule.forRoot({
+          url: config.redisUrl,
+          connectionName: 'temps-producer',
+          clusterNodes: config.redisClusterNodes,
+          clusterRefusal: config.shards == null ? CLUSTER_NEEDS_LANES : null,
+        }),
         MetricsModule.forRoot({ service: 'producer' }),
         // A paced run sleeps up to a second between batches; a blocked write stalls the loop.
         HealthModule.forRoot({ loop: 'write_loop', maxSilenceMs: 10_000 }),

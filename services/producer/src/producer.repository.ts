@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { defineScripts, keyTypes, scanPartitions, withTypedErrors } from '@temps/redis';
+import {
+  defineScripts,
+  keyTypes,
+  scanPartitions,
+  withTypedErrors,
+  REDIS_CLIENT,
+  type RedisClient,
+} from '@temps/redis';
 import {
   ProducerStateHash,
   deviceName,
@@ -39,7 +45,7 @@ export class ProducerRepository {
   /** Saved as `written_by` with every batch: tells this process's batches from another's. */
   readonly instanceId = randomUUID();
 
-  constructor(@Inject(Redis) private readonly redis: Redis) {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
     defineScripts(redis, WRITE_BATCH);
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client';
 
 /**
  * A Lua script called as a command of the client (`redis[name](...keys, ...args)`: EVALSHA, with
@@ -12,7 +12,7 @@ export interface ScriptCommand {
 }
 
 /** Registers the scripts on the client, each once (several repositories may share one client). */
-export function defineScripts(redis: Redis, ...scripts: readonly ScriptCommand[]): void {
+export function defineScripts(redis: RedisClient, ...scripts: readonly ScriptCommand[]): void {
   for (const { name, numberOfKeys, lua } of scripts) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
   }

@@ -21,7 +21,31 @@ export const FIELDS = {
   writtenBy: RUN_FIELDS.writtenBy,
   /** The fencing token of the lane's holder: a batch carrying a lower one is refused. */
   fence: 'fence',
+  /**
+   * With REDIS_WAIT_REPLICAS: simulated Unix ms before which the lane's readings are held by that
+   * many replicas (WAIT). Absent: not confirmed by replicas, read up to the watermark.
+   */
+  confirmedMs: 'confirmed_ms',
 } as const;
+
+/**
+ * How far a reader may take the lane as complete (Unix ms; null: no position yet): its watermark, or
+ * the confirmed mark where the producer confirms with replicas and it is lower, so no reading a
+ * failover could still lose is ever aggregated. `watermark` and `confirmed` are the fields' raw text.
+ */
+export function readableUntil(
+  watermark: string | null | undefined,
+  confirmed: string | null | undefined,
+): number | null {
+  const mark = parseMs(watermark);
+  const held = parseMs(confirmed);
+  return mark === null || held === null ? mark : Math.min(mark, held);
+}
+
+function parseMs(raw: string | null | undefined): number | null {
+  const value = Number(raw);
+  return raw === null || raw === undefined || raw === '' || !Number.isFinite(value) ? null : value;
+}
 
 /** A lane's position as saved. */
 export interface LaneState {

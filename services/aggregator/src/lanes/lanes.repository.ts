@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import { HSET_IF_ABSENT, defineScripts, withTypedErrors } from '@temps/redis';
+import {
+  HSET_IF_ABSENT,
+  defineScripts,
+  withTypedErrors,
+  REDIS_CLIENT,
+  type RedisClient,
+} from '@temps/redis';
 import {
   AVERAGES_STREAM,
   LANES_AVERAGES_READER_STATE_KEY,
@@ -44,7 +49,7 @@ export interface SavedLanes {
  */
 @Injectable()
 export class LanesRepository {
-  constructor(@Inject(Redis) private readonly redis: Redis) {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
     defineScripts(redis, COMMIT_LANES, HSET_IF_ABSENT);
   }
 
@@ -134,21 +139,22 @@ export class LanesRepository {
     );
   }
 
-  /** Each lane's watermark (Unix ms; null: the lane has no position yet), in one round trip. */
+  /**
+   * Each lane's watermark (Unix ms; null: the lane has no position yet), asked together (one
+   * command a lane: on a cluster the lanes live in different slots).
+   */
   async watermarks(tags: readonly string[]): Promise<(number | null)[]> {
-    const pipeline = this.redis.pipeline();
-    tags.forEach((tag) =>
-      pipeline.hget(LaneStateHash.keyOf(tag), LaneStateHash.FIELDS.watermarkMs),
+    const { watermarkMs, confirmedMs } = LaneStateHash.FIELDS;
+    const raw = await Promise.all(
+      tags.map((tag) => this.redis.hmget(LaneStateHash.keyOf(tag), watermarkMs, confirmedMs)),
     );
-    return ((await pipeline.exec()) ?? []).map(([error, raw]) => {
-      if (error) throw error;
-      return ProducerStateHash.parseWatermark(raw as string | null);
-    });
+    return raw.map(([watermark, confirmed]) => LaneStateHash.readableUntil(watermark, confirmed));
   }
 
   /**
-   * In one snapshot (MULTI): lane `tag`'s watermark, whether `key` is a stream, its newest entry's
-   * ID (null if none), and the saved commit count and writer.
+   * Lane `tag`'s watermark, whether `key` (its partition) is a stream and its newest entry's ID
+   * (null if none), in one snapshot of the lane's slot (MULTI); then the saved commit count and
+   * writer, from the slot of temps:averages.
    */
   async progress(
     key: string,
@@ -159,22 +165,28 @@ export class LanesRepository {
     lastId: string | null;
     saved: { step: string | null; writer: string | null };
   }> {
+    const { watermarkMs, confirmedMs } = LaneStateHash.FIELDS;
+    // The confirmed mark first: the newest entry asked for is the newest one below it, so entries
+    // not yet confirmed by replicas do not count as unread.
+    const [watermark, confirmed] = await this.redis.hmget(
+      LaneStateHash.keyOf(tag),
+      watermarkMs,
+      confirmedMs,
+    );
+    const below = ProducerStateHash.parseWatermark(confirmed);
     const replies = (await this.redis
       .multi()
-      .hget(LaneStateHash.keyOf(tag), LaneStateHash.FIELDS.watermarkMs)
       .type(key)
-      .call('XREVRANGE', key, '+', '-', 'COUNT', '1')
-      .hmget(KEY, F.step, F.writer)
+      .call('XREVRANGE', key, below === null ? '+' : `(${below}-0`, '-', 'COUNT', '1')
       .exec())!;
-    const [[, watermark], [, type], [rangeError, newest], [, saved]] = replies;
+    const [[, type], [rangeError, newest]] = replies;
     const exists = type === 'stream';
     const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
-    const [step, writer] = saved as (string | null)[];
     return {
-      watermarkMs: ProducerStateHash.parseWatermark(watermark as string | null),
+      watermarkMs: LaneStateHash.readableUntil(watermark, confirmed),
       exists,
       lastId: top?.[0] ?? null,
-      saved: { step, writer },
+      saved: await this.saved(),
     };
   }
 

@@ -1,6 +1,6 @@
 import type { RedisKey, Result } from 'ioredis';
 import type { ScriptCommand } from '@temps/redis';
-import { PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
+import { LaneStateHash, PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
 
 /**
  * Folds the entries of one partition in a range (after a cursor, or from an hour's start, up to an
@@ -14,7 +14,8 @@ import { PLAUSIBLE_TEMP_F, ProducerStateHash } from '@temps/streams';
  * in the same order as the TypeScript fold, from the window's exact total, and every float crosses
  * as `%.17g` text, so the averages are identical to a fold in Node.
  *
- * KEYS[1] the partition   KEYS[2] the producer's state (its watermark_ms; absent: no producer)
+ * KEYS[1] the partition   KEYS[2] the producer's state (its watermark_ms; absent: no producer; a
+ *   lane's confirmed_ms, when present, bounds both the read and the watermark)
  * ARGV[1] where to start, as XRANGE takes it ('-', '(<id>' after the cursor, '<ms>-0' an hour's start)
  * ARGV[2] bound (entries)   ARGV[3] day start (ms)   ARGV[4] published until (ms)
  * ARGV[5] newest early entry already counted ('' none)
@@ -41,6 +42,11 @@ local published = tonumber(ARGV[4])
 -- The watermark in the same atomic step as the read: every reading before it is there to fold.
 local watermarkText = redis.call('HGET', KEYS[2], '${ProducerStateHash.FIELDS.watermarkMs}')
 local watermark = tonumber(watermarkText) or math.huge
+-- A lane confirmed by replicas (REDIS_WAIT_REPLICAS) is read only below its confirmed mark: what a
+-- failover could still lose is neither folded nor taken as early.
+local confirmedText = redis.call('HGET', KEYS[2], '${LaneStateHash.FIELDS.confirmedMs}')
+local confirmed = tonumber(confirmedText)
+if confirmed and confirmed < watermark then watermark, watermarkText = confirmed, confirmedText end
 local earlyThrough = ARGV[5]
 local hour, total, n, min, max =
   tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -60,7 +66,9 @@ end
 local function ms_of(id) return tonumber(match(id, '^(%d+)')) end
 
 local untilMs = tonumber(ARGV[11]) or math.huge
-local entries = redis.call('XRANGE', key, after, untilMs == math.huge and '+' or '(' .. ARGV[11] .. '-0', 'COUNT', bound)
+local readUntil = untilMs
+if confirmed and confirmed < readUntil then readUntil = confirmed end
+local entries = redis.call('XRANGE', key, after, readUntil == math.huge and '+' or '(' .. fmt('%d', readUntil) .. '-0', 'COUNT', bound)
 local opened = false
 local closed, rejected = {}, {}
 local function reject(reason) rejected[reason] = (rejected[reason] or 0) + 1 end

@@ -96,6 +96,28 @@ return count
 };
 
 /**
+ * Moves a lane's confirmed mark (`confirmed_ms`, REDIS_WAIT_REPLICAS) up to `mark`, never past the
+ * lane's watermark and never down, if the caller still holds the lane (its token is the fence): a
+ * mark from a WAIT sent just before a failover cannot vouch for readings the new master lacks. With
+ * ARGV[3] = '1' it only sets a first mark where there is none (a lane just taken).
+ *
+ * KEYS[1] lane state   ARGV[1] token   ARGV[2] mark (Unix ms)   ARGV[3] '1': only if absent
+ * Returns 1 when it moved the mark, else 0.
+ */
+export const CONFIRM_LANE: ScriptCommand = {
+  name: 'confirmLane',
+  numberOfKeys: 1,
+  lua: `
+local saved = redis.call('HMGET', KEYS[1], '${S.fence}', '${S.watermarkMs}', '${S.confirmedMs}')
+if saved[1] ~= ARGV[1] or not saved[2] then return 0 end
+local mark = math.min(tonumber(ARGV[2]), tonumber(saved[2]))
+if saved[3] and (ARGV[3] == '1' or tonumber(saved[3]) >= mark) then return 0 end
+redis.call('HSET', KEYS[1], '${S.confirmedMs}', string.format('%d', mark))
+return 1
+`,
+};
+
+/**
  * Takes a lane's state for a new holder: sets its fence to the holder's token, only upward (a token
  * not above the saved fence is refused with FENCED: a later holder took the lane already). A lane
  * state missing, or left by another run, is started afresh (the run's start, the lane's first
@@ -286,6 +308,8 @@ declare module 'ioredis' {
       state: RedisKey,
       ...args: (string | number)[]
     ): Result<number, Context>;
+    /** See CONFIRM_LANE: 1 when the mark moved. */
+    confirmLane(state: RedisKey, ...args: (string | number)[]): Result<number, Context>;
     /** See CLAIM_LANE. */
     claimLane(
       numberOfKeys: number,
