@@ -39,7 +39,25 @@ export const PORT_VARIABLES = {
   grafana: 'TEMPS_GRAFANA_PORT',
 } as const;
 
-export type ServiceName = keyof typeof PORT_VARIABLES;
+/**
+ * The cluster stack (docker-compose.cluster.yml, laid over docker-compose.yml): `redis` becomes the
+ * first of its six nodes, keeping TEMPS_REDIS_PORT; the other five publish their own port.
+ */
+export const CLUSTER_FILE = 'docker-compose.cluster.yml';
+export const CLUSTER_PORT_VARIABLES = {
+  'redis-node-2': 'TEMPS_REDIS_NODE_2_PORT',
+  'redis-node-3': 'TEMPS_REDIS_NODE_3_PORT',
+  'redis-node-4': 'TEMPS_REDIS_NODE_4_PORT',
+  'redis-node-5': 'TEMPS_REDIS_NODE_5_PORT',
+  'redis-node-6': 'TEMPS_REDIS_NODE_6_PORT',
+} as const;
+export const CLUSTER_NODES = ['redis', ...Object.keys(CLUSTER_PORT_VARIABLES)] as ClusterNode[];
+/** The one-shot service that creates the cluster (or introduces its nodes again) on every up. */
+export const CLUSTER_CREATE = 'redis-cluster';
+
+export type ClusterNode = 'redis' | keyof typeof CLUSTER_PORT_VARIABLES;
+export type ServiceName =
+  keyof typeof PORT_VARIABLES | keyof typeof CLUSTER_PORT_VARIABLES | typeof CLUSTER_CREATE;
 export const APP_SERVICES = ['producer', 'aggregator', 'averages'] as const;
 
 export interface Run {
@@ -81,23 +99,29 @@ export async function docker(args: string[], timeoutMs = 60_000, env = process.e
 
 /**
  * The project's own docker-compose.yml and Dockerfile under a private compose project name, with
- * every published port moved to a free one. The only extra file is an override that builds the
+ * every published port moved to a free one; with `{ cluster: true }`, docker-compose.cluster.yml
+ * over it, as the README runs it. The only file of the test's own is an override that builds the
  * service images with the host's network (containers here have no way out; `npm ci` needs one).
  */
 export class ComposeStack {
   readonly project: string;
   /** Each service's host port; the producer's is the first of its range. */
-  readonly ports = {} as Record<ServiceName, number>;
+  readonly ports = {} as Record<keyof typeof PORT_VARIABLES, number> &
+    Partial<Record<ServiceName, number>>;
   /** How many host ports the producer's range has (TEMPS_PRODUCER_PORT = first-last). */
   private producerPorts = 1;
   private readonly compose = composeCommand();
   private readonly scratch = mkdtempSync(join(tmpdir(), 'temps-compose-'));
   private readonly override = join(this.scratch, 'build-with-host-network.yml');
 
-  /** `name` tells two stacks of one test process apart (each is its own compose project). */
+  /**
+   * `name` tells two stacks of one test process apart (each is its own compose project); `cluster`
+   * adds docker-compose.cluster.yml.
+   */
   constructor(
     private readonly extraEnv: NodeJS.ProcessEnv = {},
     name = '',
+    private readonly options: { cluster?: boolean } = {},
   ) {
     this.project = `temps-e2e-${process.pid}${name ? `-${name}` : ''}`;
     const build = (service: string) => ({
@@ -115,6 +139,16 @@ export class ComposeStack {
       this.ports[service] = await freePort();
     this.producerPorts = producerReplicas;
     if (producerReplicas > 1) this.ports.producer = await freePortRange(producerReplicas);
+    if (this.options.cluster)
+      for (const node of Object.keys(CLUSTER_PORT_VARIABLES) as ClusterNode[])
+        this.ports[node] = await freePort();
+  }
+
+  /** The host port a cluster node (or `redis`) publishes. */
+  nodePort(node: ClusterNode): number {
+    const port = this.ports[node];
+    if (port === undefined) throw new Error(`no port allocated for ${node}`);
+    return port;
   }
 
   /** What compose sees: PATH and the engine's address, the moved ports, and the test's extras. */
@@ -128,13 +162,22 @@ export class ComposeStack {
     if (this.producerPorts > 1)
       ports[PORT_VARIABLES.producer] =
         `${this.ports.producer}-${this.ports.producer + this.producerPorts - 1}`;
+    if (this.options.cluster)
+      for (const [node, name] of Object.entries(CLUSTER_PORT_VARIABLES))
+        ports[name] = String(this.nodePort(node as ClusterNode));
     const { PATH, HOME, DOCKER_HOST } = process.env;
     return { PATH, HOME, ...(DOCKER_HOST ? { DOCKER_HOST } : {}), ...ports, ...this.extraEnv };
   }
 
   /** Runs `docker compose -p <project> … <args>`; throws with its output unless it succeeds. */
   async composeRun(args: string[], timeoutMs = 120_000): Promise<Run> {
-    const files = ['-f', 'docker-compose.yml', '-f', this.override];
+    const files = [
+      '-f',
+      'docker-compose.yml',
+      ...(this.options.cluster ? ['-f', CLUSTER_FILE] : []),
+      '-f',
+      this.override,
+    ];
     const result = await run(
       [...this.compose, '-p', this.project, ...files, ...args],
       this.env(),

@@ -1,16 +1,7 @@
-import {
-  checkWarehouseRows,
-  eventually,
-  expectedHours,
-  panelQueriesWithoutData,
-  queryPrometheus,
-  queryRows,
-  warehousePanelSql,
-  type WarehousePanelRow,
-} from '@temps/testing';
-import { DAY_MS, HOUR_MS } from '@temps/streams';
+import { eventually, panelQueriesWithoutData, queryPrometheus } from '@temps/testing';
 import { Redis } from 'ioredis';
 import { APP_SERVICES, ComposeStack, type ServiceName } from './compose-stack';
+import { expectWarehouseHolds, publishedHours, publishedProblems } from './published-hours';
 
 /**
  * The story of issue 17, on the real compose file: `PRODUCER_SHARDS=6 docker compose up --scale
@@ -21,19 +12,11 @@ const SHARDS = 6;
 const DEVICES = 6;
 const REPLICAS = 3;
 const SEED = 20_250_117;
-const RUN_START = Date.UTC(2025, 0, 1);
+const RUN = { startMs: Date.UTC(2025, 0, 1), devices: DEVICES, seed: SEED, shards: SHARDS };
 /** A full hour: one reading a second from each device. */
 const OBSERVATIONS = DEVICES * 3_600;
 
 const say = (line: string) => process.stdout.write(`e2e/compose lanes: ${line}\n`);
-
-interface PublishedHour {
-  hourMs: number;
-  observations: number;
-  averageF: number;
-  meanF: string;
-  partial: string | null;
-}
 
 interface Target {
   labels: { job: string; instance: string };
@@ -56,20 +39,7 @@ describe(`docker compose up --scale producer=${REPLICAS} with PRODUCER_SHARDS=${
   const query = (expr: string) => queryPrometheus(prometheus(), expr);
 
   /** Every entry of temps:averages, oldest first. */
-  async function published(): Promise<PublishedHour[]> {
-    const entries = await redis.xrange('temps:averages', '-', '+');
-    return entries.map(([id, flat]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) f[flat[i]] = flat[i + 1];
-      return {
-        hourMs: Number(id.split('-')[0]),
-        observations: Number(f.num_observations),
-        averageF: Number(f.average_temp_f),
-        meanF: f.mean_temp_f,
-        partial: f.partial ?? null,
-      };
-    });
-  }
+  const published = () => publishedHours(redis);
 
   async function producerTargets(): Promise<Target[]> {
     const body = (await (await fetch(`${prometheus()}/api/v1/targets?state=active`)).json()) as {
@@ -220,52 +190,12 @@ describe(`docker compose up --scale producer=${REPLICAS} with PRODUCER_SHARDS=${
 
     // temps:averages: every hour from the run's first, once, in order, from every reading of every
     // device, with the value the regenerated readings give (every lane's, by the lanes' seeds).
-    const last = hours[hours.length - 1].hourMs;
-    const reference = expectedHours({
-      startMs: RUN_START,
-      days: Math.ceil((last + HOUR_MS - RUN_START) / DAY_MS),
-      devices: DEVICES,
-      seed: SEED,
-      shards: SHARDS,
-    });
-    const problems: string[] = [];
-    hours.forEach((h, i) => {
-      const at = new Date(h.hourMs).toISOString().slice(0, 13);
-      const due = RUN_START + i * HOUR_MS;
-      if (h.hourMs !== due)
-        problems.push(
-          `entry ${i + 1}: ${at} where ${new Date(due).toISOString().slice(0, 13)} was due`,
-        );
-      if (h.observations !== OBSERVATIONS)
-        problems.push(`${at}: ${h.observations} of ${OBSERVATIONS} observations`);
-      if (h.partial) problems.push(`${at}: partial (${h.partial})`);
-      const expected = reference.get(h.hourMs);
-      if (expected && h.meanF !== (expected.total / expected.count).toFixed(4))
-        problems.push(
-          `${at}: mean ${h.meanF}, the readings give ${(expected.total / expected.count).toFixed(4)}`,
-        );
-    });
-    expect(problems).toEqual([]);
+    expect(publishedProblems(hours, RUN)).toEqual([]);
 
     // The compose PostgreSQL, read with the dashboard's warehouse panel SQL: each of those hours
     // once, with the same values.
     const url = `postgres://temps:temps@127.0.0.1:${stack.ports.postgres}/temps`;
-    const stored = new Map([...reference].filter(([hour]) => hour <= last));
-    const rowProblems: string[] = [];
-    await eventually(
-      async () => {
-        rowProblems.length = 0;
-        const rows = (await queryRows<WarehousePanelRow>(url, warehousePanelSql())).filter(
-          (row) => new Date(row.time).getTime() <= last,
-        );
-        const tally = checkWarehouseRows(rows, stored, rowProblems);
-        return tally.lost + tally.doubled + tally.wrong === 0;
-      },
-      60_000,
-      1_000,
-    ).catch(() => {
-      throw new Error(`the warehouse panel's rows differ:\n${rowProblems.slice(0, 20).join('\n')}`);
-    });
+    await expectWarehouseHolds(url, RUN, hours[hours.length - 1].hourMs);
     // The lane alert is loaded and evaluates against the real series; the handover did not fire it
     // (a lane behind for seconds, not minutes), nor did the dead producer fire TempsServiceDown.
     const rules = (await (await fetch(`${prometheus()}/api/v1/rules?type=alert`)).json()) as {
