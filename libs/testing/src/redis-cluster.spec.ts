@@ -62,7 +62,7 @@ describe('a private Redis Cluster', () => {
     expect(await plain(owner, (redis) => redis.get(KEY))).toBe('21.5');
   });
 
-  it("promotes a killed master's replica, which serves its slots and still has the key", async () => {
+  it("promotes a killed master's replica, which serves its slots and keeps the key", async () => {
     const victim = await cluster.ownerOf(slot);
     const heir = await cluster.replicaOf(victim);
     // Replication is asynchronous: healthy means the replica has caught up with the write.

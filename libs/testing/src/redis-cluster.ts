@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { RedisServerMissingError } from '@temps/runtime';
 import { freePort } from './free-port';
 
-/** One redis-server of a private cluster; the same object for the node's whole life, restarts included. */
+/** One redis-server of a private cluster: the same object for its whole life, restarts included. */
 export interface ClusterNode {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
@@ -52,10 +52,11 @@ export interface RedisCluster {
   /**
    * Starts a killed node again on its port, folder and nodes.conf; resolves once it answers and
    * every other running node agrees with it on its role (a former master comes back as a replica
-   * of the one promoted in its place). Throws if it is still running or cannot start within 15 s.
+   * of the one promoted in its place). Throws if it is still running, does not answer within 10 s
+   * or does not agree with the others within 15 s more.
    */
   restart(node: ClusterNode): Promise<void>;
-  /** SIGSTOP: the node stops answering clients and the cluster bus; it is not asked anything until resumed. */
+  /** SIGSTOP: the node answers neither clients nor the cluster bus, and the kit asks it nothing. */
   pause(node: ClusterNode): void;
   /** SIGCONT. */
   resume(node: ClusterNode): void;
@@ -187,7 +188,7 @@ class LocalCluster implements RedisCluster {
       members.map((member, index) =>
         this.admin(member, async (redis) => {
           member.id = String(await redis.call('CLUSTER', 'MYID'));
-          // Distinct epochs from the start, as redis-cli gives them: no collisions to resolve later.
+          // Distinct epochs from the start, as redis-cli gives them: no collisions to settle later.
           await redis.call('CLUSTER', 'SET-CONFIG-EPOCH', index + 1);
           if (index < this.masterCount) {
             const first = Math.floor((index * SLOTS) / this.masterCount);
@@ -389,15 +390,16 @@ class LocalCluster implements RedisCluster {
     if (owned.length < count)
       throw new Error(`${from.address} owns ${owned.length} slots, fewer than ${count}`);
     const moved = owned.sort((a, b) => a - b).slice(0, count);
-    const others = this.running(
-      entries.filter(
-        (entry) => entry.flags.has('master') && entry.id !== source.id && entry.id !== target.id,
-      ),
-    );
-    const [toRedis, fromRedis, ...otherRedis] = await Promise.all(
-      [to, from, ...others].map((node) => connect(node.port)),
-    );
+    // A paused master is left out: it learns the new owners from the others once resumed.
+    const live = new Set(this.live().map((member) => member.id));
+    const others = entries
+      .filter((entry) => entry.flags.has('master') && live.has(entry.id))
+      .filter((entry) => entry.id !== source.id && entry.id !== target.id)
+      .map((entry) => this.byId(entry.id).node);
+    const connections: Redis[] = [];
     try {
+      for (const node of [to, from, ...others]) connections.push(await connect(node.port));
+      const [toRedis, fromRedis] = connections;
       for (const slot of moved) {
         await toRedis.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
         await fromRedis.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
@@ -411,14 +413,15 @@ class LocalCluster implements RedisCluster {
             MIGRATE_BATCH,
           )) as string[];
           if (keys.length === 0) break;
+          // REPLACE: a reshard cut short can leave a copy on the target; the source's is current.
           await fromRedis.call('MIGRATE', HOST, to.port, '', 0, 5_000, 'REPLACE', 'KEYS', ...keys);
         }
         // Target first, as the SETSLOT docs say: it then no longer needs ASKING for the slot.
-        for (const redis of [toRedis, fromRedis, ...otherRedis])
+        for (const redis of connections)
           await redis.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
       }
     } finally {
-      [toRedis, fromRedis, ...otherRedis].forEach((redis) => redis.disconnect());
+      connections.forEach((redis) => redis.disconnect());
     }
     await until(
       () =>
@@ -464,7 +467,7 @@ class LocalCluster implements RedisCluster {
         .map((other) => this.byId(other.id))
         .filter((replica) => live.includes(replica));
       if (replicas.length < this.replicasPerMaster)
-        return `master ${master.node.address} has ${replicas.length} of ${this.replicasPerMaster} replicas`;
+        return `${master.node.address} has ${replicas.length}/${this.replicasPerMaster} replicas`;
       // The master's offset first: a replica at or past it has everything written before the check.
       const masterInfo = await this.admin(master, (redis) => redis.info('replication'));
       const offset = Number(infoField(masterInfo, 'master_repl_offset'));
@@ -515,7 +518,7 @@ class LocalCluster implements RedisCluster {
     });
   }
 
-  /** What CLUSTER INFO of `member` says is wrong, or null for cluster_state:ok with every slot ok. */
+  /** What CLUSTER INFO of `member` says is wrong, or null: cluster_state:ok, every slot served. */
   private async clusterState(member: Member): Promise<string | null> {
     const info = String(await this.admin(member, (redis) => redis.call('CLUSTER', 'INFO')));
     if (infoField(info, 'cluster_state') !== 'ok')
@@ -691,7 +694,7 @@ async function connect(port: number): Promise<Redis> {
     maxRetriesPerRequest: 0,
     connectTimeout: 1_000,
     commandTimeout: 2_000,
-    // The ready check's INFO has no timeout: a node stopped meanwhile would hang connect() for good.
+    // The ready check's INFO has no timeout: a node paused meanwhile would hang connect() for good.
     enableReadyCheck: false,
   });
   redis.on('error', () => undefined);
@@ -731,7 +734,8 @@ function isFree(port: number): Promise<boolean> {
 
 /**
  * Resolves once `child` answers on `port`, within `timeoutMs`. A port someone else holds makes
- * redis-server exit, or another process answer: both are errors; no binary is a RedisServerMissingError.
+ * redis-server exit, or another process answer: both are errors. No binary is a
+ * RedisServerMissingError.
  */
 async function answering(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   let ended: Error | null = null;
@@ -776,9 +780,9 @@ async function killed(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Polls `check` until it returns null; resolves to the ms that took. A check that throws counts as
- * not yet (a node may be restarting), unless `fatal` says the error is final. Past `timeoutMs`, throws
- * with the last complaint.
+ * Polls `check` until it returns null; resolves to the ms that took. A check that throws counts
+ * as not yet (a node may be restarting), unless `fatal` says the error is final. Past `timeoutMs`,
+ * throws with the last complaint.
  */
 async function until(
   check: () => Promise<string | null>,
