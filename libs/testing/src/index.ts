@@ -15,3 +15,4 @@ export * from './prometheus';
 export * from './postgres';
 export * from './warehouse-check';
 export * from './service-harness';
+export * from './redis-cluster';
