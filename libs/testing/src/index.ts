@@ -16,3 +16,4 @@ export * from './postgres';
 export * from './warehouse-check';
 export * from './service-harness';
 export * from './redis-cluster';
+export * from './cluster-faults';

@@ -2,7 +2,7 @@
 import type * as ChildProcesses from 'node:child_process';
 import type { SpawnOptions } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
-import { startRedisCluster, type ClusterNode, type RedisCluster } from './redis-cluster';
+import { startRedisCluster, type ClusterNode, type RedisCluster } from '../src/redis-cluster';
 
 const KEY = 'reading:{sensor-7}';
 /** Slots moved by the reshard step: the lowest ones of the master owning slot 0. */
