@@ -11,3 +11,4 @@ export * from './scripts';
 export * from './stream-info';
 export * from './eviction-policy';
 export * from './transient-errors';
+export * from './slot-waker';

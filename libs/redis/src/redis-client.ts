@@ -84,7 +84,7 @@ export function nodeAddress(node: Redis): string {
  * database number other than 0, or `clusterRefusal`).
  */
 export async function connectRedis(url: string, options: ConnectOptions): Promise<RedisClient> {
-  const node = await connectNode(url, options.connectionName);
+  const node = await firstAnswering(url, options);
   let cluster: boolean;
   try {
     cluster = /cluster_enabled:1/.test(await node.info('cluster'));
@@ -111,6 +111,32 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     );
   }
   return connectCluster(url, options);
+}
+
+/**
+ * REDIS_URL's node, connected; while it does not answer, the first REDIS_CLUSTER_NODES seed that
+ * does (with the URL's user, password, TLS and database). Throws the URL's RedisUnavailableError
+ * when none answers.
+ */
+async function firstAnswering(url: string, options: ConnectOptions): Promise<Redis> {
+  let failure: unknown;
+  for (const candidate of [url, ...(options.clusterNodes ?? []).map((seed) => atSeed(url, seed))]) {
+    try {
+      return await connectNode(candidate, options.connectionName);
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  throw failure;
+}
+
+/** `url` with its host and port replaced by `seed`'s (`host:port`). */
+function atSeed(url: string, seed: string): string {
+  const at = seed.lastIndexOf(':');
+  const moved = new URL(url);
+  moved.hostname = seed.slice(0, at);
+  moved.port = seed.slice(at + 1);
+  return moved.toString();
 }
 
 function clientOptions(connectionName: string): RedisOptions {

@@ -5,6 +5,7 @@ import {
   REDIS_VARIABLES,
   commandLineOverEnvironment,
   httpPort,
+  redisClusterNodes,
   redisUrl,
   trueOrFalse,
   wholeNumber,
@@ -115,6 +116,26 @@ describe('settings building blocks', () => {
     ])('refuses %j in one line', (variables, line) => {
       expect(firstMessage(redis.safeParse(variables))).toBe(line);
     });
+
+    const seeds = z.object(REDIS_VARIABLES).transform((v, ctx) => redisClusterNodes(v, ctx));
+
+    it('REDIS_CLUSTER_NODES lists host:port seeds separated by commas (spaces and empties ignored)', () => {
+      expect(seeds.parse({})).toEqual([]);
+      expect(seeds.parse({ REDIS_CLUSTER_NODES: '' })).toEqual([]);
+      expect(seeds.parse({ REDIS_CLUSTER_NODES: ' redis-2:6379, 10.0.0.7:7001 ,' })).toEqual([
+        'redis-2:6379',
+        '10.0.0.7:7001',
+      ]);
+    });
+
+    it.each(['redis-2', 'redis-2:0', 'redis-2:65536', 'redis://redis-2:6379', 'a b:1', ':6379'])(
+      'refuses REDIS_CLUSTER_NODES entry %j in one line, quoting it',
+      (node) => {
+        expect(firstMessage(seeds.safeParse({ REDIS_CLUSTER_NODES: `h:1,${node}` }))).toBe(
+          `REDIS_CLUSTER_NODES must list host:port pairs separated by commas, got "${node}"`,
+        );
+      },
+    );
   });
 
   it('ConfigError shortens a long value it quotes back', () => {

@@ -10,6 +10,7 @@ import {
   laneTag,
   slotOf,
 } from './lanes';
+import { LaneStateHash } from './state';
 import { AVERAGES_STREAM } from './keys';
 import {
   isPartitionKey,
@@ -127,5 +128,27 @@ describe('lane partitions', () => {
     ]) {
       expect(isPartitionKey(bad)).toBe(false);
     }
+  });
+});
+
+describe('LaneStateHash.readableUntil', () => {
+  const text = fc.oneof(
+    fc.constant(null),
+    fc.constant(''),
+    fc.integer({ min: 0, max: 2 ** 47 }).map(String),
+  );
+
+  it('is the watermark, lowered to the confirmed mark where there is one; null without a watermark', () => {
+    fc.assert(
+      fc.property(text, text, (watermark, confirmed) => {
+        const until = LaneStateHash.readableUntil(watermark, confirmed);
+        if (!watermark) return expect(until).toBeNull();
+        const expected = confirmed
+          ? Math.min(Number(watermark), Number(confirmed))
+          : Number(watermark);
+        expect(until).toBe(expected);
+        expect(until!).toBeLessThanOrEqual(Number(watermark));
+      }),
+    );
   });
 });

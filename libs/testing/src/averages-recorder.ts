@@ -1,21 +1,27 @@
-import { Redis } from 'ioredis';
-import { lastGeneratedId } from '@temps/redis';
+import { Cluster, Redis } from 'ioredis';
+import { lastGeneratedId, type RedisClient } from '@temps/redis';
 import { compareEntryIds } from '@temps/streams';
 import type { SeenAverage } from './run-check';
 
 /**
  * Tails temps:averages from the beginning on its own connection and keeps every entry it sees,
  * so a test can check all the averages of a run, also those the MAXLEN cap trims later. It rides
- * out Redis restarts and killed connections, resuming after the last entry it saw.
+ * out Redis restarts and killed connections, resuming after the last entry it saw. With `cluster`,
+ * `url` names any node of a Redis Cluster and the recorder follows temps:averages across failovers.
  */
 export class AveragesRecorder {
   readonly seen: SeenAverage[] = [];
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private stopped = false;
   private readonly loop: Promise<void>;
 
-  constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  constructor(url: string, { cluster = false }: { cluster?: boolean } = {}) {
+    const { hostname, port } = new URL(url);
+    this.redis = cluster
+      ? new Cluster([{ host: hostname, port: Number(port) }], {
+          redisOptions: { maxRetriesPerRequest: null },
+        })
+      : new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
     this.redis.on('error', () => undefined);
     this.loop = this.run();
   }

@@ -15,3 +15,5 @@ export * from './prometheus';
 export * from './postgres';
 export * from './warehouse-check';
 export * from './service-harness';
+export * from './redis-cluster';
+export * from './cluster-faults';

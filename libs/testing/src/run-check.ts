@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@temps/redis';
 import {
   DAY_MS,
   HOUR_MS,
@@ -107,7 +107,7 @@ export interface CheckOptions {
  * lacks is doubled, one with other fields is wrong.
  */
 export async function checkPartitions(
-  redis: Redis,
+  redis: RedisClient,
   run: SimulatedRun,
   options: CheckOptions = {},
   page = 20_000,
@@ -122,7 +122,7 @@ export async function checkPartitions(
 
 /** checkPartitions for one lane's partitions (or the exercise's, without `lane`). */
 async function checkLane(
-  redis: Redis,
+  redis: RedisClient,
   run: SimulatedRun,
   lane: Lane | undefined,
   { ignoreIds = new Set(), skipPartitions = new Set(), untilMs = Infinity }: CheckOptions,

@@ -141,6 +141,40 @@ describe('aggregator over lanes (PRODUCER_SHARDS)', () => {
     );
   });
 
+  it('reads a lane only below its confirmed mark (REDIS_WAIT_REPLICAS), not counting the rest as early', async () => {
+    const { redis } = harness;
+    const lanes = laneLayout(3, 3);
+    const fourHours = JAN_1_2025 + 4 * HOUR_MS;
+    await writeLanes(redis, lanes, JAN_1_2025, [fourHours, fourHours, fourHours]);
+    // Lane 1's replicas hold its readings up to 02:00 only: a failover could still lose the rest.
+    const confirm = (ms: number) =>
+      redis.hset(LaneStateHash.keyOf(lanes[1].tag), LaneStateHash.FIELDS.confirmedMs, String(ms));
+    await confirm(JAN_1_2025 + 2 * HOUR_MS);
+    const { child, base } = await aggregate();
+
+    await eventually(async () => (await redis.xlen('temps:averages')) === 2, 30_000);
+    await child.waitFor(`Lane ${lanes[1].tag} holds every hour back`, 30_000);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(
+      metricValue(
+        metrics,
+        `temps_aggregator_lane_lag_seconds{lane="${lanes[1].tag}",service="aggregator"}`,
+      ),
+    ).toBe(7_200);
+    expect(child.stdout).not.toMatch(/early/i);
+    expect(await redis.xlen('temps:averages')).toBe(2);
+
+    await confirm(fourHours);
+    await eventually(async () => (await redis.xlen('temps:averages')) === 4, 30_000);
+    const expected = await expectedAverages(redis, lanePartitions(lanes, 1));
+    expect((await actualAverages(redis)).map(({ seq: _seq, ...rest }) => rest)).toEqual(
+      expected.slice(0, 4),
+    );
+    expect(new Set((await actualAverages(redis)).map((a) => a.observations))).toEqual(
+      new Set(['10800']),
+    );
+  });
+
   it('keeps the rules for late and early readings, per lane', async () => {
     const { redis } = harness;
     const lanes = laneLayout(2, 2);

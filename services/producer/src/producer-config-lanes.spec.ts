@@ -52,6 +52,21 @@ describe('parseProducerConfig: lanes', () => {
     expect(() => parseProducerConfig(argv, {})).toThrow(new ConfigError(line));
   });
 
+  it('takes REDIS_WAIT_REPLICAS with lanes only (the confirmed mark is kept per lane)', () => {
+    expect(parseProducerConfig([], {}).waitReplicas).toBe(0);
+    expect(parseProducerConfig(['--shards', '6'], { REDIS_WAIT_REPLICAS: '1' }).waitReplicas).toBe(
+      1,
+    );
+    expect(() => parseProducerConfig([], { REDIS_WAIT_REPLICAS: '1' })).toThrow(
+      new ConfigError(
+        'REDIS_WAIT_REPLICAS needs lanes (PRODUCER_SHARDS): the confirmed mark it moves is kept per lane.',
+      ),
+    );
+    expect(() => parseProducerConfig(['--shards', '6'], { REDIS_WAIT_REPLICAS: 'two' })).toThrow(
+      ConfigError,
+    );
+  });
+
   it('gives each lane one device when --devices is not given (PRODUCER_SHARDS alone works)', () => {
     expect(parseProducerConfig(['--shards', '6'], {})).toMatchObject({ shards: 6, devices: 6 });
     expect(parseProducerConfig([], { PRODUCER_SHARDS: '3' })).toMatchObject({

@@ -153,6 +153,29 @@ describe('lane scripts on a real Redis', () => {
       await expect(claim('9')).rejects.toBeInstanceOf(FencedError);
     });
 
+    it('CONFIRM_LANE moves the confirmed mark only up, never past the watermark, only for the fence holder', async () => {
+      const mark = async () => Number(await redis.hget(stateKey, LaneStateHash.FIELDS.confirmedMs));
+      await claim('10');
+      // A first mark where there is none, and only then.
+      await expect(lanes.confirmLane(lane.tag, '10', JAN_1_2025, true)).resolves.toBe(true);
+      await expect(lanes.confirmLane(lane.tag, '10', JAN_1_2025 - 5, true)).resolves.toBe(false);
+      expect(await mark()).toBe(JAN_1_2025);
+      await lanes.writeLaneBatch(params, lane, '10', 'me', batch());
+      // Past the watermark (readings a failover lost are not vouched for): held at the watermark.
+      await expect(lanes.confirmLane(lane.tag, '10', JAN_1_2025 + 9_000)).resolves.toBe(true);
+      expect(await mark()).toBe(JAN_1_2025 + 2_000);
+      // Never down.
+      await expect(lanes.confirmLane(lane.tag, '10', JAN_1_2025 + 1_000)).resolves.toBe(false);
+      expect(await mark()).toBe(JAN_1_2025 + 2_000);
+      // A producer whose lane was taken confirms nothing.
+      await lanes.writeLaneBatch(params, lane, '10', 'me', batch(JAN_1_2025 + 2_000));
+      await claim('11');
+      await expect(lanes.confirmLane(lane.tag, '10', JAN_1_2025 + 4_000)).resolves.toBe(false);
+      expect(await mark()).toBe(JAN_1_2025 + 2_000);
+      await expect(lanes.confirmLane(lane.tag, '11', JAN_1_2025 + 4_000)).resolves.toBe(true);
+      expect(await mark()).toBe(JAN_1_2025 + 4_000);
+    });
+
     it('keeps the default refusals: not at the position, another run, a foreign entry, a state gone', async () => {
       await claim('10');
       await expect(
