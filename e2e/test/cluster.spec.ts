@@ -38,7 +38,14 @@ describe('lanes on a Redis Cluster (3 masters + 3 replicas), end to end', () => 
   let recorder: AveragesRecorder | null = null;
   const running = new Set<ServiceProcess>();
   const start = (service: string, args: string[], env: NodeJS.ProcessEnv) => {
-    const child = new ServiceProcess(service, args, { REDIS_URL: cluster.url, ...env });
+    // Every node as a seed, as a user would: a service starting while REDIS_URL's node is down
+    // starts from another.
+    const seeds = cluster.nodes.map((node) => node.address).join(',');
+    const child = new ServiceProcess(service, args, {
+      REDIS_URL: cluster.url,
+      REDIS_CLUSTER_NODES: seeds,
+      ...env,
+    });
     running.add(child);
     void child.exited.then(() => running.delete(child));
     return child;
@@ -110,8 +117,7 @@ describe('lanes on a Redis Cluster (3 masters + 3 replicas), end to end', () => 
     );
 
     const faults: ClusterFault[] = [];
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    await wait(6_000);
+    await Promise.all(producing.map((p) => p.waitFor(/Holding lanes/, 60_000)));
     faults.push(await killMaster(cluster, LANES[0].tag));
     faults.push(await failOver(cluster, LANES[2].tag));
     faults.push(await reshardLane(cluster, LANES[4].tag));
