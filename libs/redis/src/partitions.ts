@@ -16,12 +16,16 @@ export async function keyTypes(redis: RedisClient, keys: readonly string[]): Pro
 
 /**
  * Keys matching `match` of type `type`, from every master of a cluster (SCAN answers for one node)
- * or from the one node. SCAN, so Redis is never blocked. A key may be listed twice while its slot
- * moves between masters: callers keep a set.
+ * or from the one node. SCAN, so Redis is never blocked. On a cluster the masters are scanned twice,
+ * the second time in the opposite order: a key a reshard moves from one master to another between
+ * their two SCANs is missed by one pass but found by the other. A key may be listed twice: callers
+ * keep a set.
  */
 export async function scanKeys(redis: RedisClient, match: string, type: string): Promise<string[]> {
+  const nodes = masterNodes(redis);
+  const order = nodes.length > 1 ? [...nodes, ...[...nodes].reverse()] : nodes;
   const keys: string[] = [];
-  for (const node of masterNodes(redis)) {
+  for (const node of order) {
     for await (const batch of node.scanStream({ match, type, count: 1000 })) {
       keys.push(...(batch as string[]));
     }

@@ -68,6 +68,18 @@ describe('classifyRedisError: which replies clear by themselves', () => {
     expect(classifyRedisError(null)).toBe('fatal');
   });
 
+  it.each([
+    ['Too many Cluster redirections. Last error: Error: Connection is closed.'],
+    ['Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down'],
+    ['Failed to refresh slots cache.'],
+  ])('the cluster client giving up on a slot for now is transient: UNSETTLED (%s)', (message) => {
+    const cause = transientCause(new Error(message));
+    expect(cause?.code).toBe(TransientCode.Unsettled);
+    expect(cause?.reason).toMatch(/^Redis Cluster is failing over or moving slots \(/);
+    // The same words inside an error reply of Redis are not ioredis's: not classed by them.
+    expect(transientCause(new ReplyError(message))).toBeNull();
+  });
+
   it("a command past its deadline (ioredis's commandTimeout) is transient: TIMEOUT", () => {
     const timedOut = new Error('Command timed out');
     expect(classifyRedisError(timedOut)).toBe('transient');

@@ -53,6 +53,13 @@ export enum TransientCode {
    * sending it again is refused if it was, and the caller goes on from what Redis holds.
    */
   Timeout = 'TIMEOUT',
+  /**
+   * Not a reply: the cluster client stopped following a slot's redirections (MOVED, ASK,
+   * CLUSTERDOWN, TRYAGAIN, a dead node's connection) after its retries, or reached no node to learn
+   * the slots from: a failover or a reshard takes longer than usual. It clears when the cluster
+   * settles; nothing was applied by the refused attempt, or a guarded write refuses it next time.
+   */
+  Unsettled = 'UNSETTLED',
 }
 
 /** What each transient refusal means, for /health and the log (the reply's own text follows it). */
@@ -67,7 +74,11 @@ const MEANING: Record<TransientCode, string> = {
   [TransientCode.NoReplicas]: 'Redis refuses writes: too few replicas in sync',
   [TransientCode.Unblocked]: 'Redis ended a blocking read (its role changed)',
   [TransientCode.Timeout]: 'Redis did not answer in time',
+  [TransientCode.Unsettled]: 'Redis Cluster is failing over or moving slots',
 };
+
+/** ioredis Cluster's own errors when it gives up following a slot for now. */
+const UNSETTLED = /^(Too many Cluster redirections|Failed to refresh slots cache)/;
 
 /** ioredis's own error when a command's `commandTimeout` passes. */
 const TIMED_OUT = 'Command timed out';
@@ -110,6 +121,10 @@ export function transientCause(error: unknown): RedisTransientError | null {
     if (e instanceof RedisTransientError) return e;
     if (e instanceof Error && !(e instanceof ReplyError) && e.message === TIMED_OUT) {
       return new RedisTransientError(`${TransientCode.Timeout} ${TIMED_OUT}.`, { cause: e });
+    }
+    if (e instanceof Error && !(e instanceof ReplyError) && UNSETTLED.test(e.message)) {
+      const first = e.message.split('. ', 1)[0].replace(/\.$/, '');
+      return new RedisTransientError(`${TransientCode.Unsettled} ${first}.`, { cause: e });
     }
     if (e instanceof ReplyError) {
       const { message } = e as Error;

@@ -398,7 +398,7 @@ class LocalCluster implements RedisCluster {
       .map((entry) => this.byId(entry.id).node);
     const connections: Redis[] = [];
     try {
-      for (const node of [to, from, ...others]) connections.push(await connect(node.port));
+      for (const node of [to, from, ...others]) connections.push(await connect(node.port, 60_000));
       const [toRedis, fromRedis] = connections;
       for (const slot of moved) {
         await toRedis.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
@@ -414,11 +414,16 @@ class LocalCluster implements RedisCluster {
           )) as string[];
           if (keys.length === 0) break;
           // REPLACE: a reshard cut short can leave a copy on the target; the source's is current.
-          await fromRedis.call('MIGRATE', HOST, to.port, '', 0, 5_000, 'REPLACE', 'KEYS', ...keys);
+          await fromRedis.call('MIGRATE', HOST, to.port, '', 0, 30_000, 'REPLACE', 'KEYS', ...keys);
         }
         // Target first, as the SETSLOT docs say: it then no longer needs ASKING for the slot.
-        for (const redis of connections)
-          await redis.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+        await toRedis.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+        await fromRedis.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+        // The other masters only hear it sooner: one that turned replica meanwhile (a failover
+        // the view had not caught up with) refuses, and learns it by gossip instead.
+        for (const redis of connections.slice(2)) {
+          await redis.call('CLUSTER', 'SETSLOT', slot, 'NODE', target.id).catch(() => undefined);
+        }
       }
     } finally {
       connections.forEach((redis) => redis.disconnect());
@@ -684,8 +689,11 @@ function infoField(info: string, name: string): string | undefined {
   return new RegExp(`^${name}:(.*?)\\r?$`, 'm').exec(info)?.[1];
 }
 
-/** An admin connection that fails fast: no reconnects, no queueing, 2 s per command. */
-async function connect(port: number): Promise<Redis> {
+/**
+ * An admin connection that fails fast: no reconnects, no queueing, `commandTimeoutMs` per command
+ * (2 s; a reshard's MIGRATE of a stream of megabytes on a loaded machine needs more).
+ */
+async function connect(port: number, commandTimeoutMs = 2_000): Promise<Redis> {
   const redis = new Redis({
     host: HOST,
     port,
@@ -693,7 +701,7 @@ async function connect(port: number): Promise<Redis> {
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     connectTimeout: 1_000,
-    commandTimeout: 2_000,
+    commandTimeout: commandTimeoutMs,
     // The ready check's INFO has no timeout: a node paused meanwhile would hang connect() for good.
     enableReadyCheck: false,
   });

@@ -217,7 +217,7 @@ describe('a Redis Cluster without redis-server', () => {
         };
       });
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const isolated: typeof import('./redis-cluster') = require('./redis-cluster');
+      const isolated: typeof import('../src/redis-cluster') = require('../src/redis-cluster');
       start = isolated.startRedisCluster;
     });
     const began = Date.now();

@@ -268,10 +268,14 @@ export class AggregatorRepository {
     const late = new Map<string, number>();
     const marks: Record<string, string> = {};
     if (watched.length === 0) return { late, marks };
-    const pipeline = this.redis.pipeline();
-    watched.forEach(([key]) => pipeline.xrevrange(key, '+', '-', 'COUNT', 1));
-    const newest = ((await pipeline.exec()) ?? []).map(([error, reply]) =>
-      error ? null : ((reply as [string, string[]][])[0]?.[0] ?? null),
+    // One command a partition, sent together: each is routed (and redirected) by itself.
+    const newest = await Promise.all(
+      watched.map(([key]) =>
+        this.redis.xrevrange(key, '+', '-', 'COUNT', 1).then(
+          (reply) => reply[0]?.[0] ?? null,
+          () => null,
+        ),
+      ),
     );
     for (const [i, [key, mark]] of watched.entries()) {
       const top = newest[i];
@@ -298,10 +302,8 @@ export class AggregatorRepository {
    */
   async partitions(lane: string | null = null): Promise<string[]> {
     const streams = await scanPartitions(this.redis, lane);
-    const pipeline = this.redis.pipeline();
-    streams.forEach((key) => pipeline.xlen(key));
-    const lengths = (await pipeline.exec()) ?? [];
-    return streams.filter((_, i) => !lengths[i][0] && Number(lengths[i][1]) > 0);
+    const lengths = await Promise.all(streams.map((key) => this.redis.xlen(key).catch(() => 0)));
+    return streams.filter((_, i) => lengths[i] > 0);
   }
 }
 

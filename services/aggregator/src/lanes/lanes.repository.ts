@@ -12,7 +12,6 @@ import {
   LaneRegistryHash,
   LaneStateHash,
   LanesAggregatorStateHash,
-  ProducerStateHash,
   averageEntryId,
   averageFields,
   type HourlyAverage,
@@ -20,6 +19,7 @@ import {
 } from '@temps/streams';
 import { AVERAGES_MAXLEN } from '../aggregator.repository';
 import { COMMIT_LANES, COMMIT_LANES_GUARD } from '../scripts/commit-lanes.lua';
+import { LANE_PROGRESS } from '../scripts/lane-progress.lua';
 
 const KEY = LanesAggregatorStateHash.KEY;
 const F = LanesAggregatorStateHash.FIELDS;
@@ -50,7 +50,7 @@ export interface SavedLanes {
 @Injectable()
 export class LanesRepository {
   constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {
-    defineScripts(redis, COMMIT_LANES, HSET_IF_ABSENT);
+    defineScripts(redis, COMMIT_LANES, HSET_IF_ABSENT, LANE_PROGRESS);
   }
 
   /**
@@ -152,9 +152,10 @@ export class LanesRepository {
   }
 
   /**
-   * Lane `tag`'s watermark, whether `key` (its partition) is a stream and its newest entry's ID
-   * (null if none), in one snapshot of the lane's slot (MULTI); then the saved commit count and
-   * writer, from the slot of temps:averages.
+   * Lane `tag`'s readable mark (its watermark, or its confirmed mark when lower), whether `key` (its
+   * partition) is a stream and its newest entry's ID below that mark (null if none): one atomic look
+   * in the lane's slot (LANE_PROGRESS). Then the saved commit count and writer, from the slot of
+   * temps:averages.
    */
   async progress(
     key: string,
@@ -165,27 +166,14 @@ export class LanesRepository {
     lastId: string | null;
     saved: { step: string | null; writer: string | null };
   }> {
-    const { watermarkMs, confirmedMs } = LaneStateHash.FIELDS;
-    // The confirmed mark first: the newest entry asked for is the newest one below it, so entries
-    // not yet confirmed by replicas do not count as unread.
-    const [watermark, confirmed] = await this.redis.hmget(
+    const [watermark, confirmed, type, newest] = await this.redis.laneProgress(
       LaneStateHash.keyOf(tag),
-      watermarkMs,
-      confirmedMs,
+      key,
     );
-    const below = ProducerStateHash.parseWatermark(confirmed);
-    const replies = (await this.redis
-      .multi()
-      .type(key)
-      .call('XREVRANGE', key, below === null ? '+' : `(${below}-0`, '-', 'COUNT', '1')
-      .exec())!;
-    const [[, type], [rangeError, newest]] = replies;
-    const exists = type === 'stream';
-    const top = exists && !rangeError ? (newest as [string, string[]][])[0] : undefined;
     return {
       watermarkMs: LaneStateHash.readableUntil(watermark, confirmed),
-      exists,
-      lastId: top?.[0] ?? null,
+      exists: type === 'stream',
+      lastId: newest,
       saved: await this.saved(),
     };
   }
