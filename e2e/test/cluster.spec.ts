@@ -32,6 +32,10 @@ const say = (line: string) => process.stdout.write(`e2e cluster: ${line}\n`);
  * failover, a reshard while writing and a paused replica, and every reading and every hour is
  * there exactly once.
  */
+// Each story runs a day of 50 devices through the real processes and a cluster of six servers on
+// two cores: minutes, not seconds.
+jest.setTimeout(600_000);
+
 describe('lanes on a Redis Cluster (3 masters + 3 replicas), end to end', () => {
   let cluster: RedisCluster;
   let client: Cluster;
