@@ -22,15 +22,13 @@ import { FULL, JAN_1_2025, pause, producerArgs } from './support/pipeline';
 
 // Two producers over 6 lanes of 50 devices on a private 3 masters + 3 replicas cluster, with
 // REDIS_WAIT_REPLICAS=1, while masters are killed, failed over, resharded and their replicas
-// paused, in random order, until the run is written: 4.3 M readings (short) or 8.6 M (full).
-const DAYS = FULL ? 2 : 1;
+// paused, in random order, until the run is written (at full speed: paced, a day's partition would
+// expire before a slow run ends): 8.6 M readings (short) or 17.3 M (full).
+const DAYS = FULL ? 4 : 2;
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: DAYS, devices: 50, shards: 6, seed: 2_026 };
 const LANES = laneLayout(6, 50);
 const END = String(JAN_1_2025 + DAYS * 86_400_000);
 const ENV = { PRODUCER_SHARDS: '6', REDIS_WAIT_REPLICAS: '1' };
-// Paced: a simulated day every 144 s, so faults land all through the run, and each day's partition
-// lives 288 s after its last reading, long after the check.
-const SPEED = ['--speed', '600'];
 
 describe('a Redis Cluster failing over, resharding and stalling under the lanes', () => {
   let cluster: RedisCluster;
@@ -72,7 +70,7 @@ describe('a Redis Cluster failing over, resharding and stalling under the lanes'
     recorder = new AveragesRecorder(cluster.url, { cluster: true });
     start('aggregator', [], { PORT: String(await freePort()), AGGREGATOR_FROM_OLDEST: 'true' });
     start('averages', [], { PORT: String(await freePort()) });
-    const producers = [0, 1].map(() => start('producer', [...producerArgs(RUN), ...SPEED], {}));
+    const producers = [0, 1].map(() => start('producer', producerArgs(RUN), {}));
 
     const complete = async () =>
       (

@@ -56,6 +56,8 @@ describe('MetricsModule', () => {
       'temps_aggregator_headroom_seconds',
       'temps_redis_maxmemory_bytes',
       'temps_redis_memory_used_bytes',
+      'temps_redis_node_stream_entries',
+      'temps_redis_node_used_memory_bytes',
       'temps_redis_up',
       'temps_stream_length',
       'temps_stream_memory_bytes',

@@ -19,6 +19,7 @@ describe('parseAggregatorConfig', () => {
       laneStallMs: 30_000,
       port: 3002,
       redisUrl: 'redis://localhost:6379',
+      redisClusterNodes: [],
     });
   });
 

@@ -19,6 +19,7 @@ describe('parseAveragesConfig', () => {
     expect(parseAveragesConfig([], {})).toEqual({
       port: 3003,
       redisUrl: 'redis://localhost:6379',
+      redisClusterNodes: [],
       color: false,
       warehouse: null,
       shards: null,

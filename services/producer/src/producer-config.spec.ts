@@ -34,6 +34,8 @@ describe('parseProducerConfig', () => {
       resume: false,
       port: 3001,
       redisUrl: 'redis://localhost:6379',
+      redisClusterNodes: [],
+      waitReplicas: 0,
       explicit: new Set(),
     });
   });
@@ -69,11 +71,15 @@ describe('parseProducerConfig', () => {
       ...expected,
       port: 4001,
       redisUrl: 'redis://r:6380/1',
+      redisClusterNodes: [],
+      waitReplicas: 0,
     });
     expect(parseProducerConfig([], env)).toEqual({
       ...expected,
       port: 4001,
       redisUrl: 'redis://r:6380/1',
+      redisClusterNodes: [],
+      waitReplicas: 0,
     });
   });
 

@@ -35,6 +35,8 @@ export class ReplicaConfirmer {
   private readonly confirmed = new Map<number, number>();
   private woken: (() => void) | null = null;
   private stopped = false;
+  /** A round (WAIT, then the marks) is in flight. */
+  private inRound = false;
   private readonly loop: Promise<void>;
 
   constructor(
@@ -73,10 +75,13 @@ export class ReplicaConfirmer {
     }
   }
 
-  /** Confirms what is pending for at most `withinMs`, then stops. */
-  async close(withinMs = 2_000): Promise<void> {
+  /**
+   * Confirms what is pending (rounds that fall short are tried again) for at most `withinMs`, then
+   * stops; what is still unconfirmed then stays unread until another producer confirms the lane.
+   */
+  async close(withinMs = 10_000): Promise<void> {
     const deadline = Date.now() + withinMs;
-    while (this.pending.size > 0 && Date.now() < deadline) await sleep(20);
+    while ((this.pending.size > 0 || this.inRound) && Date.now() < deadline) await sleep(20);
     this.stopped = true;
     this.woken?.();
     await this.loop;
@@ -89,6 +94,7 @@ export class ReplicaConfirmer {
         this.woken = null;
         continue;
       }
+      this.inRound = true;
       const round = this.pending;
       this.pending = new Map();
       const byNode = new Map<string, Written[]>();
@@ -98,6 +104,7 @@ export class ReplicaConfirmer {
       }
       const short = await Promise.all([...byNode.values()].map((group) => this.confirm(group)));
       if (short.some(Boolean)) await sleep(SHORT_RETRY_MS);
+      this.inRound = false;
     }
   }
 

@@ -18,6 +18,7 @@ import {
   nextPartitionKey,
   partitionDayStart,
   partitionKeyFor,
+  partitionTag,
   startOfDay,
   watermarkPassed,
   whenDrained,
@@ -122,11 +123,18 @@ export class LanesAggregatorService implements StreamCursorSource {
   async handle(): Promise<void> {
     if (this.singleWriter.standingBy) return this.watchOther();
     try {
-      await this.watchWatermarks();
+      const marks = await this.watchWatermarks();
+      // Listed once a turn for every lane (one SCAN per master and pass, not one per lane), and
+      // after the watermarks: nothing a watermark vouches for is missed by the listing.
+      let listed: Promise<string[]> | null = null;
+      const partitions = (tag: string) =>
+        (listed ??= this.repository.partitions('*')).then((keys) =>
+          keys.filter((key) => partitionTag(key) === tag),
+        );
       const deadline = this.now() + TURN_BUDGET_MS;
       let idle = true;
       for (let lane = 0; lane < this.state!.lanes.length; lane++) {
-        if (!(await this.turn(lane, deadline))) idle = false;
+        if (!(await this.turn(lane, deadline, marks[lane], partitions))) idle = false;
       }
       // Said once per wait, naming the lane that holds the hours back.
       if (idle) this.report.idle(this.slowest().streamKey);
@@ -141,15 +149,17 @@ export class LanesAggregatorService implements StreamCursorSource {
   }
 
   /** Lane lags and a lane holding every hour back: metrics, one throttled line, /health. */
-  private async watchWatermarks(): Promise<void> {
+  private async watchWatermarks(): Promise<(number | null)[]> {
     const { tags } = this.run!;
-    const seen = this.stall!.observe(await this.lanes.watermarks(tags), this.now());
+    const marks = await this.lanes.watermarks(tags);
+    const seen = this.stall!.observe(marks, this.now());
     const { lags, slowest, stalledForMs } = seen;
     this.report.lanes(tags, lags, slowest, stalledForMs, this.config.laneStallMs);
     this.stalled =
       slowest !== null && stalledForMs >= this.config.laneStallMs
         ? `lane ${tags[slowest]} has held the watermark back for ${Math.round(stalledForMs / 1000)} s (${lags[slowest]} simulated s behind the newest lane): no producer is writing it`
         : null;
+    return marks;
   }
 
   /** The lane with the earliest frontier: the one every later hour waits for. */
@@ -163,7 +173,13 @@ export class LanesAggregatorService implements StreamCursorSource {
    * one partition a day), then, drained, as `whenDrained` decides. Resolves to whether the lane
    * was idle (nothing read, nothing committed).
    */
-  private async turn(lane: number, deadline: number): Promise<boolean> {
+  private async turn(
+    lane: number,
+    deadline: number,
+    /** The lane's readable mark at the turn's start, read before the partitions were listed. */
+    markedMs: number | null,
+    partitions: (tag: string) => Promise<string[]>,
+  ): Promise<boolean> {
     const watermarkKey = LaneStateHash.keyOf(this.run!.tags[lane]);
     let all = this.state!;
     let [step, writer] = [this.step, this.savedBy];
@@ -182,7 +198,7 @@ export class LanesAggregatorService implements StreamCursorSource {
     });
     const folding = last?.outcome === 'folding';
     if (!folding && (commits === 0 || watermarkPassed(all.lanes[lane], watermarkMs))) {
-      return (await this.drained(lane)) && commits === 0;
+      return (await this.drained(lane, markedMs, partitions)) && commits === 0;
     }
     return false;
   }
@@ -210,13 +226,16 @@ export class LanesAggregatorService implements StreamCursorSource {
    * DRAINED, for one lane: close its open hour by its watermark, move it to its next day, or wait.
    * Resolves to whether it only waits.
    */
-  private async drained(lane: number): Promise<boolean> {
+  private async drained(
+    lane: number,
+    watermarkMs: number | null,
+    partitions: (tag: string) => Promise<string[]>,
+  ): Promise<boolean> {
     const tag = this.run!.tags[lane];
     const from = this.state!.lanes[lane];
-    // The watermark before the partitions (see the one-lane service): nothing it vouches for is
-    // missed by the look at the partitions.
-    const watermarkMs = await this.repository.watermark(LaneStateHash.keyOf(tag));
-    const existing = await this.repository.partitions(tag);
+    // `watermarkMs` was read before the partitions were listed (see the one-lane service): nothing
+    // it vouches for is missed by the listing.
+    const existing = await partitions(tag);
     const { exists, lastId, saved } = await this.lanes.progress(from.streamKey, tag);
     if (saved.step !== String(this.step) || saved.writer !== this.savedBy) {
       throw new StateChangedError();
