@@ -45,6 +45,9 @@ const RUN_ARGS = [...RUN, '--devices', String(DEVICES), '--days', String(DAYS)];
 const START_MS = Date.UTC(2025, 0, 1);
 const END_MS = START_MS + DAYS * 86_400_000;
 const LANES = laneLayout(SHARDS, DEVICES);
+/** The producer's most devices (PRODUCER_DEVICES ≤ 10,000), for bytes per reading. */
+const WIDE_DEVICES = 10_000;
+const WIDE_INTERVAL_MS = 600_000;
 const NODE_ARGS = ['--stream-node-max-entries', '1000', '--stream-node-max-bytes', '0'];
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -92,7 +95,13 @@ interface Setup {
 
 async function main(): Promise<void> {
   const single = await startPrivateRedis({ args: NODE_ARGS });
-  const cluster = await startRedisCluster({ masters: 3, replicas: 1, args: NODE_ARGS });
+  // A master starved of CPU for the kit's 2 s node timeout would be failed over mid-run on a busy
+  // machine, and every per-master figure would mix two servers: a benchmark waits far longer.
+  const cluster = await startRedisCluster({
+    masters: 3,
+    replicas: 1,
+    args: [...NODE_ARGS, '--cluster-node-timeout', '60000'],
+  });
   const connect = (node: { url: string; port: number }): Server => ({
     name: String(node.port),
     redis: new Redis(node.url, { maxRetriesPerRequest: 1 }),
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
   const runs: Record<string, Run[]> = {};
   const record = (name: string, run: Run) => (runs[name] ??= []).push(run);
   let stored = 0;
+  let wide = 0;
   let fork: ForkFigures[] = [];
   let freeing: FreeFigures[] = [];
   try {
@@ -143,8 +153,13 @@ async function main(): Promise<void> {
             .join(' | '),
       );
     }
+    wide = await widestLanes(one);
     fork = await forkUnderLoad(three);
     freeing = await freePartitions(three);
+    const after = (await cluster.masters()).map((node) => node.port);
+    if (after.join() !== masters.map((node) => node.port).join()) {
+      throw new Error(`the masters changed during the run: ${after.join(', ')}`);
+    }
   } finally {
     for (const server of [...one.masters, ...three.masters, ...three.replicas]) {
       server.redis.disconnect();
@@ -153,7 +168,7 @@ async function main(): Promise<void> {
     await cluster.stop();
     await single.stop();
   }
-  report(runs, stored, fork, freeing);
+  report(runs, { stored, wide }, fork, freeing);
 }
 
 const XADD_ONE = 'redis-benchmark XADD, one node';
@@ -177,7 +192,7 @@ function perReading(run: Run) {
 
 function report(
   runs: Record<string, Run[]>,
-  memoryUsagePerReading: number,
+  bytes: { stored: number; wide: number },
   fork: ForkFigures[],
   freeing: FreeFigures[],
 ): void {
@@ -233,7 +248,9 @@ function report(
   );
   console.log(
     `\nbytes per reading on the cluster (MEMORY USAGE of every lane partition ÷ readings, ` +
-      `${DEVICES / SHARDS} device${DEVICES > SHARDS ? 's' : ''} a lane, numeric device_id): ${memoryUsagePerReading.toFixed(1)}`,
+      `${DEVICES / SHARDS} device${DEVICES > SHARDS ? 's' : ''} a lane, numeric device_id): ${bytes.stored.toFixed(1)}; ` +
+      `${fmt(WIDE_DEVICES)} devices (${fmt(WIDE_DEVICES / SHARDS)} a lane, device_id up to ${fmt(WIDE_DEVICES - 1)}, ` +
+      `a reading every ${WIDE_INTERVAL_MS / 60_000} minutes, one day) on one node: ${bytes.wide.toFixed(1)}`,
   );
   console.log(
     '\nBGSAVE on every master half-way through a cluster run (the producer writing at full speed):',
@@ -249,6 +266,16 @@ function report(
         `${f.written > 0 ? `${fmt(f.cowBytes / f.written)} B` : '–'} |`,
     );
   }
+  console.log(
+    `fragmentation at the end of that run, after ${ROUNDS * 3 + 1} rounds of FLUSHALL and refill: ` +
+      fork
+        .map(
+          (f) =>
+            `${f.master} allocator_frag_ratio ${f.allocatorFrag.toFixed(2)}, ` +
+            `mem_fragmentation_ratio ${f.memFrag.toFixed(2)}`,
+        )
+        .join(' | '),
+  );
   console.log('\nfreeing a partition on the main thread (DEL, INFO commandstats), as expiry does:');
   for (const f of freeing) {
     console.log(
@@ -468,8 +495,33 @@ async function aggregatorRun(setup: Setup): Promise<Run> {
   return measured(setup, before, READINGS / ((to - from) / 1000), 'temps:2*', clientCpu);
 }
 
+/**
+ * Bytes per reading with the producer's most devices: a listpack stores device_id 9,999 and entry
+ * sequence numbers up to 999 in more bytes than the few devices of the timed runs. A reading every
+ * 10 minutes keeps it to one day of 1,440,000 readings.
+ */
+async function widestLanes(setup: Setup): Promise<number> {
+  await reset(setup);
+  const args = [
+    ...RUN,
+    '--devices',
+    String(WIDE_DEVICES),
+    '--interval-ms',
+    String(WIDE_INTERVAL_MS),
+  ];
+  const finished = await new ServiceProcess('producer', [...args, '--days', '1'], {
+    REDIS_URL: setup.url,
+  }).exited;
+  if (finished.code !== 0) throw new Error(`producer failed: ${finished.stderr}`);
+  const readings = (WIDE_DEVICES * 86_400_000) / WIDE_INTERVAL_MS;
+  const stored = await entriesOn(setup.masters[0], 'temps:2*');
+  if (stored !== readings)
+    throw new Error(`${WIDE_DEVICES} devices: ${stored} entries, not ${readings}`);
+  return memoryUsage(setup, readings);
+}
+
 /** MEMORY USAGE of every lane partition, over the readings they hold. */
-async function memoryUsage(setup: Setup): Promise<number> {
+async function memoryUsage(setup: Setup, readings = READINGS): Promise<number> {
   const used = await Promise.all(
     setup.masters.map(
       (m) =>
@@ -479,7 +531,7 @@ async function memoryUsage(setup: Setup): Promise<number> {
         ) as Promise<number>,
     ),
   );
-  return used.reduce((sum, bytes) => sum + bytes, 0) / READINGS;
+  return used.reduce((sum, bytes) => sum + bytes, 0) / readings;
 }
 
 interface ForkFigures {
@@ -489,6 +541,9 @@ interface ForkFigures {
   saveMs: number;
   written: number;
   cowBytes: number;
+  /** INFO memory once the run has ended: jemalloc's own, and RSS over used_memory. */
+  allocatorFrag: number;
+  memFrag: number;
 }
 
 /**
@@ -512,7 +567,7 @@ async function forkUnderLoad(setup: Setup): Promise<ForkFigures[]> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const figures = await Promise.all(
-    setup.masters.map(async (m): Promise<ForkFigures> => {
+    setup.masters.map(async (m): Promise<Omit<ForkFigures, 'allocatorFrag' | 'memFrag'>> => {
       const usedBytes = infoNumber(await m.redis.info('memory'), 'used_memory');
       const from = await entriesOn(m, 'temps:2*');
       const started = performance.now();
@@ -537,7 +592,16 @@ async function forkUnderLoad(setup: Setup): Promise<ForkFigures[]> {
   );
   const finished = await producer.exited;
   if (finished.code !== 0) throw new Error(`producer failed: ${finished.stderr}`);
-  return figures;
+  return Promise.all(
+    figures.map(async (f, i) => {
+      const info = await setup.masters[i].redis.info('memory');
+      return {
+        ...f,
+        allocatorFrag: infoNumber(info, 'allocator_frag_ratio'),
+        memFrag: infoNumber(info, 'mem_fragmentation_ratio'),
+      };
+    }),
+  );
 }
 
 interface FreeFigures {
