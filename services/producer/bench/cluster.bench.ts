@@ -14,12 +14,12 @@
  * the replicas' CPU, the replication stream (master_repl_offset), the bytes clients sent
  * (total_net_input_bytes), used_memory's growth, and the client process's own CPU
  * (/proc/<pid>/stat, from its start line). Nothing asserts a speed-up; every entry is counted on
- * the masters, and the WAIT run must leave every lane confirmed to its end.
+ * the masters, and the WAIT run reports how many lanes it left confirmed to their end.
  *
  * On the data a producer left, the lanes aggregator (PRODUCER_SHARDS=6 --from-oldest), on one node
  * and on the cluster: its rate, its CPU and the masters' (the fold runs in Redis); every reading
- * must be in the averages' num_observations. Bytes per reading (MEMORY USAGE) on the cluster. Last,
- * once: a cluster run with a BGSAVE on every master half-way (the fork's pause and its
+ * must be in the averages' num_observations. Bytes per reading (MEMORY USAGE) on the cluster, and
+ * with the producer's most devices on one node. Last, once: a cluster run with a BGSAVE on every master half-way (the fork's pause and its
  * copy-on-write under full write load), and the main thread's time to DEL a partition, which is
  * what an expiring day costs.
  *
@@ -496,9 +496,11 @@ async function aggregatorRun(setup: Setup): Promise<Run> {
 }
 
 /**
- * Bytes per reading with the producer's most devices: a listpack stores device_id 9,999 and entry
- * sequence numbers up to 999 in more bytes than the few devices of the timed runs. A reading every
- * 10 minutes keeps it to one day of 1,440,000 readings.
+ * Bytes per reading with the producer's most devices: a listpack stores a device_id up to 9,999 and
+ * an entry's sequence number (up to 1,666 a lane) in more bytes than the few devices of the timed
+ * runs do. A reading every 10 minutes keeps it to one day of 1,440,000 readings; an entry whose
+ * node began at the instant before stores a 600,000 ms difference, more than at one reading a
+ * second, so this errs high.
  */
 async function widestLanes(setup: Setup): Promise<number> {
   await reset(setup);
