@@ -3,6 +3,7 @@ import {
   DAY_MS,
   EMPTY_WINDOW,
   HOUR_MS,
+  LaneStateHash,
   PRODUCER_STATE_KEY,
   ProducerStateHash,
   foldPartition,
@@ -101,6 +102,32 @@ describe('the fold inside Redis is the TypeScript fold, bit for bit', () => {
     }
     await pipeline.exec();
   }
+
+  it('reads only below a lane’s confirmed mark, and never takes a range it cut short as complete', async () => {
+    // Readings every minute of hours 0–3; the producer's watermark at 04:00, replicas confirmed
+    // up to 01:30.
+    const entries: RawEntry[] = Array.from({ length: 240 }, (_, m) => [
+      `${DAY + m * 60_000}-0`,
+      ['temp_f', '50'],
+    ]);
+    await load(entries, DAY + 4 * HOUR_MS);
+    const confirm = (ms: number) =>
+      redis.hset(PRODUCER_STATE_KEY, LaneStateHash.FIELDS.confirmedMs, String(ms));
+    await confirm(DAY + 90 * 60_000);
+    const hourOne: FoldRange = { start: { hourMs: DAY + HOUR_MS }, untilMs: DAY + 2 * HOUR_MS };
+    const cut = await repository.fold(initialState(KEY), hourOne, 1_000);
+    expect(cut.watermarkMs).toBe(DAY + 90 * 60_000);
+    expect(cut.fold.consumed).toBe(30);
+    expect(cut.fold.lastId).toBe(`${DAY + 89 * 60_000}-0`);
+    // The stream holds entries past 02:00, but the read stopped at 01:30: the hour is not complete.
+    expect(cut.fold.more).toBe(false);
+    // Confirmed past the range's end: read whole, and complete.
+    await confirm(DAY + 3 * HOUR_MS);
+    const whole = await repository.fold(initialState(KEY), hourOne, 1_000);
+    expect(whole.fold.consumed).toBe(60);
+    expect(whole.fold.more).toBe(true);
+    await redis.hdel(PRODUCER_STATE_KEY, LaneStateHash.FIELDS.confirmedMs);
+  });
 
   it("compares IDs past a double's precision exactly (early entries counted once)", async () => {
     const at = DAY + HOUR_MS;

@@ -189,7 +189,9 @@ local more = 0
 if #early == 0 then
   if not exhausted then
     more = 1
-  else
+  elseif readUntil == untilMs then
+    -- Entries past the range's end prove it complete, but not when the confirmed mark cut the read
+    -- short: the range's tail is still to come (the next fold may see a later mark).
     local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
     if top and ms_of(top[1]) >= untilMs then more = 1 end
   end
