@@ -15,6 +15,7 @@ import { FULL, JAN_1_2025, Pipeline, pause, SERVICES, type Service } from './sup
 // service is killed again and again.
 const RUN: SimulatedRun = { startMs: JAN_1_2025, days: 10, devices: 3, seed: 5_051 };
 const CONSUMER_FAULTS = FULL ? 80 : 20;
+const STOP_LIMIT_MS = 2_500;
 const LAST_HOUR = `${JAN_1_2025 + 10 * 86_400_000 - 3_600_000}-0`;
 
 describe('process faults: SIGKILL and SIGTERM of every service at random moments', () => {
@@ -38,20 +39,24 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
     SERVICES.forEach((service) => pipeline.start(service));
     const injected = new Map<string, number>();
     const slowStops: string[] = [];
+    const stopMs: number[] = [];
 
     let faults = 0;
     const strike = async (victim: Service) => {
       const signal = Math.random() < 0.5 ? 'SIGKILL' : 'SIGTERM';
       const sentAt = Date.now();
       const finished = await pipeline.kill(victim, signal);
-      // A graceful stop ends within 2 s with exit code 0, whatever was in flight (or, still
+      // A graceful stop ends within the limit with exit code 0, whatever was in flight (or, still
       // loading its code, by the signal itself: it had not begun any work).
       const graceful = finished.code === 0 || finished.signal === 'SIGTERM';
-      // A stop is bounded by the service (1.5 s of grace, then Redis closed); the rest is this
-      // machine's scheduling: with the cluster suites beside it on two cores, 3.0–3.3 s was seen.
-      // The compose suite, run alone, holds `docker compose stop` to 2 s.
-      if (signal === 'SIGTERM' && (!graceful || Date.now() - sentAt > 4_000)) {
-        slowStops.push(`${victim}: code ${finished.code} after ${Date.now() - sentAt} ms`);
+      // A stop is bounded by the service (1.5 s of grace, then Redis closed, exit at the latest
+      // 1.8 s after the signal is handled); the rest is this machine's scheduling. This suite runs
+      // alone (its Nx target has parallelism off): beside the cluster suites on two cores, 3.0-4.9 s
+      // was seen. The compose suite holds `docker compose stop` to 2 s.
+      const tookMs = Date.now() - sentAt;
+      if (signal === 'SIGTERM') stopMs.push(tookMs);
+      if (signal === 'SIGTERM' && (!graceful || tookMs > STOP_LIMIT_MS)) {
+        slowStops.push(`${victim}: code ${finished.code} after ${tookMs} ms`);
       }
       const key = `${signal} ${victim}`;
       injected.set(key, (injected.get(key) ?? 0) + 1);
@@ -94,7 +99,14 @@ describe('process faults: SIGKILL and SIGTERM of every service at random moments
       .map(([key, n]) => `${key} ×${n}`)
       .join(', ');
     recordRow({ fault, injected: faults, checkedIn: 'partitions', ...readings });
-    recordRow({ fault, injected: faults, checkedIn: 'temps:averages', ...averages });
+    stopMs.sort((a, b) => a - b);
+    recordRow({
+      fault,
+      injected: faults,
+      checkedIn: 'temps:averages',
+      ...averages,
+      notes: `SIGTERM stops ×${stopMs.length}: median ${stopMs[stopMs.length >> 1]} ms, slowest ${stopMs.at(-1)} ms (limit ${STOP_LIMIT_MS} ms)`,
+    });
 
     expect(pipeline.crashes).toEqual([]);
     expect(slowStops).toEqual([]);
