@@ -131,9 +131,11 @@ export class LanesRepository {
   }
 
   /**
-   * Takes lane `lane`'s state with `token` (CLAIM_LANE). `partitions` lists the lane's partitions
-   * of the run, asked for only when the lane must be started afresh. FencedError when a later
-   * holder has it; ForeignKeyError for a listed key that is not a stream.
+   * Takes lane `lane`'s state with `token` (CLAIM_LANE). `confirms`: the holder confirms its
+   * writes with replicas (REDIS_WAIT_REPLICAS); when not, the lane's confirmed mark is removed.
+   * `partitions` lists the lane's partitions of the run, asked for only when the lane must be
+   * started afresh. FencedError when a later holder has it; ForeignKeyError for a listed key that
+   * is not a stream.
    */
   async claimLane(
     run: RunParams,
@@ -141,6 +143,7 @@ export class LanesRepository {
     token: string,
     firstGenerator: GeneratorState,
     producerId: string,
+    confirms: boolean,
     partitions: () => Promise<string[]>,
   ): Promise<Claimed> {
     const key = LaneStateHash.keyOf(lane.tag);
@@ -156,6 +159,7 @@ export class LanesRepository {
           JSON.stringify(firstGenerator),
           producerId,
           keys === null ? '0' : '1',
+          confirms ? '1' : '0',
         ),
       );
     let reply = await call(null);

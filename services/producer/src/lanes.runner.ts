@@ -236,6 +236,7 @@ export class LanesRunner {
             job.token,
             ReadingGenerator.seeded(laneSeed(run.seed, lane.index), lane.devices).state(),
             this.producerId,
+            this.confirmer !== null,
             () => this.lanePartitions(run, lane.tag),
           );
           return claimed.state;

@@ -34,7 +34,7 @@ export interface ProducerConfig {
   redisClusterNodes?: string[];
   /**
    * REDIS_WAIT_REPLICAS (lanes only; 0 or unset: off): each round of lane batches is confirmed by
-   * `WAIT n` on each master written to, and a lane's `confirmed_id` moves only over readings that
+   * `WAIT n` on each master written to, and a lane's `confirmed_ms` moves only over readings that
    * many replicas hold; the aggregator reads no further.
    */
   waitReplicas?: number;

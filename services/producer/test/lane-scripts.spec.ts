@@ -111,8 +111,8 @@ describe('lane scripts on a real Redis', () => {
     const first = ReadingGenerator.seeded(1, lane.devices).state();
     const partition = `temps:20250101:{${lane.tag}}`;
     const stateKey = LaneStateHash.keyOf(lane.tag);
-    const claim = (token: string, partitions: string[] = [partition]) =>
-      lanes.claimLane(params, lane, token, first, 'me', async () => partitions);
+    const claim = (token: string, partitions: string[] = [partition], confirms = true) =>
+      lanes.claimLane(params, lane, token, first, 'me', confirms, async () => partitions);
     const batch = (firstMs = JAN_1_2025) => ({
       partition,
       firstMs,
@@ -174,6 +174,30 @@ describe('lane scripts on a real Redis', () => {
       expect(await mark()).toBe(JAN_1_2025 + 2_000);
       await expect(lanes.confirmLane(lane.tag, '11', JAN_1_2025 + 4_000)).resolves.toBe(true);
       expect(await mark()).toBe(JAN_1_2025 + 4_000);
+    });
+
+    it('a holder that does not confirm with replicas takes the lane without its confirmed mark', async () => {
+      const fields = () => redis.hkeys(stateKey);
+      await claim('10');
+      await lanes.confirmLane(lane.tag, '10', JAN_1_2025, true);
+      await lanes.writeLaneBatch(params, lane, '10', 'me', batch());
+      await lanes.confirmLane(lane.tag, '10', JAN_1_2025 + 2_000);
+      // Taken by a holder with REDIS_WAIT_REPLICAS: the mark stays (it moves it from there).
+      await claim('11');
+      expect(await redis.hget(stateKey, LaneStateHash.FIELDS.confirmedMs)).toBe(
+        String(JAN_1_2025 + 2_000),
+      );
+      // Then by one without: the mark goes (nothing would move it again), the rest stays.
+      await claim('12', [partition], false);
+      expect(await fields()).not.toContain(LaneStateHash.FIELDS.confirmedMs);
+      expect(await redis.hget(stateKey, LaneStateHash.FIELDS.watermarkMs)).toBe(
+        String(JAN_1_2025 + 2_000),
+      );
+      expect(await redis.hget(stateKey, LaneStateHash.FIELDS.fence)).toBe('12');
+      // A fenced claim changes nothing, the mark included.
+      await lanes.confirmLane(lane.tag, '12', JAN_1_2025 + 2_000, true);
+      await expect(claim('11', [partition], false)).rejects.toBeInstanceOf(FencedError);
+      expect(await fields()).toContain(LaneStateHash.FIELDS.confirmedMs);
     });
 
     it('keeps the default refusals: not at the position, another run, a foreign entry, a state gone', async () => {

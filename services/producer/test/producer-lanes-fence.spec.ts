@@ -147,6 +147,7 @@ describe('producer lanes: only the fence stops a stale batch', () => {
           token,
           first.state(),
           'zz-test',
+          false,
           async () => [],
         );
       }

@@ -1,4 +1,10 @@
-import { eventually, runService, startPrivateRedis, type PrivateRedis } from '@temps/testing';
+import {
+  ServiceProcess,
+  eventually,
+  runService,
+  startPrivateRedis,
+  type PrivateRedis,
+} from '@temps/testing';
 import { DAY_MS, LaneStateHash } from '@temps/streams';
 import { LaneProducer, evenlyHeldBy, laneDigests, registry } from './lanes-fixture';
 
@@ -131,6 +137,56 @@ describe('producer lanes: resuming', () => {
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('The last run is already complete; nothing to resume.');
       expect(await laneDigests(redis)).toEqual(before);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('resumed without REDIS_WAIT_REPLICAS, takes the lanes without the confirmed marks a run with it left', async () => {
+    // A Redis without replicas: WAIT 1 never answers 1, so the marks stay where the lanes began.
+    const server = await startPrivateRedis();
+    try {
+      const redis = server.client();
+      const args = ['--shards', '2', '--devices', '2', '--days', '1', '--seed', '6'];
+      const env = { REDIS_URL: server.url, PRODUCER_LEASE_MS: '1000' };
+      const confirming = new ServiceProcess('producer', [...args, '--speed', '20000'], {
+        ...env,
+        REDIS_WAIT_REPLICAS: '1',
+      });
+      const marks = async () => {
+        const lanes = (await registry(redis))?.lanes ?? [];
+        return Promise.all(
+          lanes.map(async ({ tag }) => {
+            const hash = await redis.hgetall(LaneStateHash.keyOf(tag));
+            return {
+              watermark: Number(hash[LaneStateHash.FIELDS.watermarkMs]),
+              confirmed: hash[LaneStateHash.FIELDS.confirmedMs],
+            };
+          }),
+        );
+      };
+      await eventually(
+        async () => {
+          const seen = await marks();
+          return seen.length === 2 && seen.every((m) => m.watermark > JAN_1_2025 + 60_000);
+        },
+        30_000,
+        100,
+      );
+      // Killed mid-run (a resumed run keeps its pace: a day in 4.3 s).
+      expect((await confirming.kill('SIGKILL')).signal).toBe('SIGKILL');
+      expect((await marks()).map((m) => m.confirmed)).toEqual([
+        String(JAN_1_2025),
+        String(JAN_1_2025),
+      ]);
+
+      const resumed = await runService('producer', [...args, '--resume'], env);
+      expect(resumed.code).toBe(0);
+      // No mark left behind that nothing would move again: the lanes are read to their watermarks.
+      expect(await marks()).toEqual([
+        { watermark: JAN_1_2025 + DAY_MS, confirmed: undefined },
+        { watermark: JAN_1_2025 + DAY_MS, confirmed: undefined },
+      ]);
     } finally {
       await server.stop();
     }

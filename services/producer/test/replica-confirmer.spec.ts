@@ -54,7 +54,7 @@ describe('ReplicaConfirmer on a master with one replica', () => {
         (v) => v.labels.lane === lane.tag,
       )?.value;
 
-    await lanes.claimLane(run, lane, '1', first, 'me', async () => []);
+    await lanes.claimLane(run, lane, '1', first, 'me', true, async () => []);
     const confirmer = new ReplicaConfirmer(lanes, metrics, 1);
     try {
       await confirmer.started(lane, '1', JAN_1_2025);

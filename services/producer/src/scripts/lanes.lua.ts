@@ -123,11 +123,14 @@ return 1
  * state missing, or left by another run, is started afresh (the run's start, the lane's first
  * generator state) after deleting the lane's partitions of the run, which the caller lists: every
  * key carries the lane's tag (one slot). Without that list (ARGV[6] = '0') such a lane is not
- * started: the script returns 'list' and the caller calls again with the partitions.
+ * started: the script returns 'list' and the caller calls again with the partitions. A holder that
+ * does not confirm with replicas (ARGV[7] = '0') removes the lane's confirmed mark: it will not move
+ * it, and a mark left by an earlier holder that did would hold the lane's readers there for good.
  *
  * KEYS[1] lane state   KEYS[2 ..] the lane's partitions of the run (deleted on a fresh start)
  * ARGV[1] run id   ARGV[2] token   ARGV[3] run start (Unix ms)   ARGV[4] first generator state (JSON)
- * ARGV[5] producer id   ARGV[6] '1' when KEYS lists the partitions
+ * ARGV[5] producer id   ARGV[6] '1' when KEYS lists the partitions   ARGV[7] '1' when the holder
+ * confirms with replicas (REDIS_WAIT_REPLICAS)
  * Returns {'taken' | 'started', HGETALL of the lane state…}, or 'list'. Refuses with FENCED or
  * FOREIGN_KEY (a listed key that is not a stream).
  */
@@ -143,6 +146,7 @@ if fence and fence >= tonumber(ARGV[2]) then
 end
 if saved[1] == ARGV[1] then
   redis.call('HSET', state, '${S.fence}', ARGV[2])
+  if ARGV[7] ~= '1' then redis.call('HDEL', state, '${S.confirmedMs}') end
   return { 'taken', unpack(redis.call('HGETALL', state)) }
 end
 if ARGV[6] ~= '1' then return 'list' end
