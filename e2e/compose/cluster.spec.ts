@@ -285,6 +285,25 @@ describe('docker compose -f docker-compose.yml -f docker-compose.cluster.yml up:
     // Down for a while: the lanes on the promoted master, with no replica to confirm them, wait.
     await sleep(DOWN_SECONDS * 1000);
     const whileDown = (await hoursNow()).length;
+    // The producer counts the promoted master's short WAIT rounds, and the alert on them is pending
+    // for it (it fires after 2 minutes; promtool's tests cover that).
+    const alert = await eventually(
+      async () => {
+        const body = (await (await fetch(`${prometheus()}/api/v1/alerts`)).json()) as {
+          data: { alerts: { labels: Record<string, string>; state: string }[] };
+        };
+        return (
+          body.data.alerts.find(
+            (a) =>
+              a.labels.alertname === 'TempsReplicasNotConfirming' && a.labels.node === heir.address,
+          ) ?? null
+        );
+      },
+      60_000,
+      1_000,
+    );
+    expect(['pending', 'firing']).toContain(alert.state);
+    say(`TempsReplicasNotConfirming ${alert.state} for ${heir.address}, which has no replica`);
     const startedAgain = Date.now();
     await stack.docker(['start', await containerOf(victim)]);
     const rejoined = await eventually(

@@ -10,6 +10,7 @@ export class ProducerMetrics {
   readonly lanesHeld: Gauge;
   readonly leaseLost: Counter;
   readonly unconfirmed: Gauge<'lane'>;
+  readonly replicaShortfalls: Counter<'node'>;
 
   constructor(@Inject(Registry) registry: Registry) {
     this.readingsProduced = new Counter({
@@ -42,6 +43,12 @@ export class ProducerMetrics {
       name: 'temps_producer_unconfirmed_seconds',
       help: 'With REDIS_WAIT_REPLICAS: simulated seconds of a held lane written but not yet confirmed by replicas (not yet readable by the aggregator).',
       labelNames: ['lane'],
+      registers: [registry],
+    });
+    this.replicaShortfalls = new Counter({
+      name: 'temps_producer_replica_shortfalls_total',
+      help: "With REDIS_WAIT_REPLICAS: WAIT rounds in which fewer replicas than asked acknowledged a master's writes (node = the master, host:port); their readings stay unconfirmed.",
+      labelNames: ['node'],
       registers: [registry],
     });
   }

@@ -102,19 +102,25 @@ export class ReplicaConfirmer {
         const node = this.lanes.nodeOf(written.lane.tag);
         byNode.set(node, [...(byNode.get(node) ?? []), written]);
       }
-      const short = await Promise.all([...byNode.values()].map((group) => this.confirm(group)));
+      const short = await Promise.all(
+        [...byNode].map(([node, group]) => this.confirm(node, group)),
+      );
       if (short.some(Boolean)) await sleep(SHORT_RETRY_MS);
       this.inRound = false;
     }
   }
 
-  /** One WAIT on the group's master, then the group's marks; resolves to whether it fell short. */
-  private async confirm(group: Written[]): Promise<boolean> {
+  /**
+   * One WAIT on the group's master (`node`, host:port), then the group's marks; resolves to whether
+   * it fell short.
+   */
+  private async confirm(node: string, group: Written[]): Promise<boolean> {
     const tag = group[0].lane.tag;
     const acked = await this.lanes
       .waitForReplicas(tag, this.replicas, WAIT_TIMEOUT_MS)
       .catch(() => 0);
     if (acked < this.replicas) {
+      this.metrics.replicaShortfalls.inc({ node });
       this.shortLog.warn(
         `${acked} of ${this.replicas} replicas acknowledged the writes of lane ${tag}'s master; readings stay unconfirmed (not aggregated) until they do.`,
         'wait',

@@ -53,6 +53,10 @@ describe('ReplicaConfirmer on a master with one replica', () => {
       (await registry.getSingleMetric('temps_producer_unconfirmed_seconds')!.get()).values.find(
         (v) => v.labels.lane === lane.tag,
       )?.value;
+    const shortfalls = async () =>
+      (await registry.getSingleMetric('temps_producer_replica_shortfalls_total')!.get()).values
+        .filter((v) => v.labels.node === lanes.nodeOf(lane.tag))
+        .reduce((sum, v) => sum + v.value, 0);
 
     await lanes.claimLane(run, lane, '1', first, 'me', true, async () => []);
     const confirmer = new ReplicaConfirmer(lanes, metrics, 1);
@@ -62,6 +66,7 @@ describe('ReplicaConfirmer on a master with one replica', () => {
       await write(JAN_1_2025);
       confirmer.written(lane, '1', JAN_1_2025 + 2_000);
       await eventually(async () => (await mark()) === JAN_1_2025 + 2_000, 10_000);
+      expect(await shortfalls()).toBe(0);
 
       // The replica stalls: the master takes the batch, WAIT falls short, the mark stays.
       const replica = (await cluster.replicas())[0];
@@ -72,11 +77,17 @@ describe('ReplicaConfirmer on a master with one replica', () => {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         expect(await mark()).toBe(JAN_1_2025 + 2_000);
         expect(await lag()).toBe(2);
+        // Each short round is counted against the master (the alert TempsReplicasNotConfirming).
+        expect(await shortfalls()).toBeGreaterThanOrEqual(2);
       } finally {
         cluster.resume(replica);
       }
       await eventually(async () => (await mark()) === JAN_1_2025 + 4_000, 10_000);
       await eventually(async () => (await lag()) === 0, 10_000);
+      // Confirmed again: no more short rounds.
+      const counted = await shortfalls();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await shortfalls()).toBe(counted);
     } finally {
       await confirmer.close();
     }
