@@ -147,10 +147,13 @@ describe('a private Redis Cluster', () => {
     expect(await cluster.ownerOf(itsSlot)).toBe(replica);
     expect(await cluster.masters()).not.toContain(master);
     cluster.resume(master);
-    await cluster.waitHealthy(15_000);
+    // The thawed node first sees every peer silent for longer than the node timeout and says
+    // cluster_state:fail until their gossip reaches it (a few seconds; 15 s was once too short
+    // with two integration targets and their clusters on two cores).
+    await cluster.waitHealthy(30_000);
     expect(await cluster.replicaOf(replica)).toBe(master);
     expect(await client.get(KEY)).toBe('21.5');
-  }, 25_000);
+  }, 45_000);
 
   /** A slot `master` owns, found by probing the first slot of each third. */
   async function slotOf(master: ClusterNode): Promise<number> {
