@@ -36,7 +36,6 @@ import { ProducerMetrics } from './producer.metrics';
 import { ProducerRepository } from './producer.repository';
 import {
   BlockedPartitionError,
-  MAX_BATCH_ENTRIES,
   RedisFullError,
   ResumeConflictError,
   RunLostError,
@@ -44,7 +43,7 @@ import {
 import { LanesRepository, type LeaseCall } from './lanes.repository';
 import { ProgressReporter } from './progress-reporter';
 import { ReplicaConfirmer } from './replica-confirmer';
-import { clockOf, nextStep, watermarkAfter } from './run-plan';
+import { writeAhead } from './write-ahead';
 
 type Registry = LaneRegistryHash.Registry;
 type LaneState = LaneStateHash.LaneState;
@@ -357,64 +356,43 @@ export class LanesRunner {
     return error;
   }
 
-  /** Writes the lane from `state` on, one batch ahead of the confirmed one (as the default runner). */
+  /** Writes the lane from `state` on, one batch ahead of the applied one (`writeAhead`). */
   private async writeLane(run: Registry, job: LaneJob, state: LaneState): Promise<void> {
     const { lane } = job;
-    const plan: RunParams = { ...run, devices: lane.devices };
-    const generator = ReadingGenerator.fromState(state.generator);
-    const clock = clockOf(run);
-    let plannedMs = state.watermarkMs;
-    let confirmedMs = state.watermarkMs;
-    let confirmed: Promise<void> = Promise.resolve();
     let partition = '';
     this.metrics.watermark.set({ lane: lane.tag }, state.watermarkMs / 1000);
-
-    const confirm = async (sent: Promise<number>, readings: number, watermarkMs: number) => {
-      await sent;
-      confirmedMs = watermarkMs;
-      this.blocked.delete(lane.index);
-      if (this.blocked.size === 0) this.heartbeat.beat();
-      this.transient.succeeded();
-      this.written += readings;
-      this.metrics.readingsProduced.inc(readings);
-      this.metrics.batchesWritten.inc();
-      this.confirmer?.written(lane, job.token, watermarkMs);
-      if (!job.abort.signal.aborted) {
-        this.metrics.watermark.set({ lane: lane.tag }, watermarkMs / 1000);
-      }
-    };
-
-    while (!this.isStopped(job)) {
-      const step = nextStep(plan, plannedMs, this.clock.now(), MAX_BATCH_ENTRIES);
-      if (step.kind === 'done') break;
-      if (step.kind === 'wait') {
-        if (plannedMs === confirmedMs && this.blocked.size === 0) this.heartbeat.beat();
-        const due = step.untilRealMs - this.clock.now();
-        await this.pause(Math.max(MIN_PACED_WAIT_MS, Math.min(due, 1_000)), job.abort.signal);
-        continue;
-      }
-      const key = partitionKeyFor(step.firstMs, lane.tag);
-      if (key !== partition) {
-        partition = key;
-        this.reporter.line(`Populating stream partition ${key}.`);
-      }
-      const temps = generator.next(step.ticks);
-      const lastMs = step.firstMs + (step.ticks - 1) * run.intervalMs;
-      plannedMs = watermarkAfter(run, step.firstMs, step.ticks);
-      const sent = this.lanes.writeLaneBatch(run, lane, job.token, this.producerId, {
-        partition: key,
-        firstMs: step.firstMs,
-        temps,
-        expireAtMs: clock.expiryFor(lastMs),
-        watermarkMs: plannedMs,
-        generator: generator.state(),
-      });
-      sent.catch(() => undefined);
-      await confirmed;
-      confirmed = confirm(sent, temps.length, plannedMs);
-      confirmed.catch(() => undefined);
-    }
-    await confirmed;
+    await writeAhead({
+      plan: { ...run, devices: lane.devices },
+      fromMs: state.watermarkMs,
+      generator: ReadingGenerator.fromState(state.generator),
+      now: () => this.clock.now(),
+      partitionFor: (firstMs) => {
+        const key = partitionKeyFor(firstMs, lane.tag);
+        if (key !== partition) {
+          partition = key;
+          this.reporter.line(`Populating stream partition ${key}.`);
+        }
+        return key;
+      },
+      send: (batch) => this.lanes.writeLaneBatch(run, lane, job.token, this.producerId, batch),
+      applied: (readings, watermarkMs) => {
+        this.blocked.delete(lane.index);
+        if (this.blocked.size === 0) this.heartbeat.beat();
+        this.transient.succeeded();
+        this.written += readings;
+        this.metrics.readingsProduced.inc(readings);
+        this.metrics.batchesWritten.inc();
+        this.confirmer?.written(lane, job.token, watermarkMs);
+        if (!job.abort.signal.aborted) {
+          this.metrics.watermark.set({ lane: lane.tag }, watermarkMs / 1000);
+        }
+      },
+      idle: async (dueMs, caughtUp) => {
+        if (caughtUp && this.blocked.size === 0) this.heartbeat.beat();
+        await this.pause(Math.max(MIN_PACED_WAIT_MS, Math.min(dueMs, 1_000)), job.abort.signal);
+      },
+      stopped: () => this.isStopped(job),
+    });
   }
 
   /** Whether every lane of a bounded run has reached its end (by the lanes' saved watermarks). */

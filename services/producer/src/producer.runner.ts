@@ -29,10 +29,7 @@ import type { ProducerConfig, RunOption } from './producer-config';
 import { ProducerMetrics } from './producer.metrics';
 import { ProducerRepository, type SavedRun } from './producer.repository';
 import { ProgressReporter } from './progress-reporter';
-import { clockOf, nextStep, watermarkAfter } from './run-plan';
-
-/** Readings per atomic batch: large enough to amortise the round trip, small enough not to stall Redis. */
-export const MAX_BATCH_ENTRIES = 7_200;
+import { writeAhead } from './write-ahead';
 
 export class ResumeConflictError extends Error {
   override name = 'ResumeConflictError';
@@ -295,71 +292,50 @@ export class ProducerRunner {
   }
 
   private async write(run: SavedRun): Promise<void> {
-    const generator = ReadingGenerator.fromState(run.generator);
-    const clock = clockOf(run);
     const total =
       run.endMs === null ? 0 : Math.ceil((run.endMs - run.startMs) / run.intervalMs) * run.devices;
     let written = Math.ceil((run.watermarkMs - run.startMs) / run.intervalMs) * run.devices;
     const writtenAtStart = written;
     const began = this.clock.now();
-    // Planned (sent) position runs one batch ahead of the confirmed one: the next batch is built and
-    // sent while Redis executes the current. The Lua guard keeps them in order; a failed batch
-    // makes the one behind it fail too, without writing.
-    let plannedMs = run.watermarkMs;
-    let confirmed: Promise<void> = Promise.resolve();
-    let confirmedMs = run.watermarkMs;
     let partition = '';
     this.metrics.watermark.set(run.watermarkMs / 1000);
     this.reporter.start(total, written);
 
-    const confirm = async (sent: Promise<number>, readings: number, watermarkMs: number) => {
-      await sent;
-      confirmedMs = watermarkMs;
-      this.heartbeat.beat();
-      this.transient.succeeded();
-      written += readings;
-      this.metrics.readingsProduced.inc(readings);
-      this.metrics.batchesWritten.inc();
-      this.metrics.watermark.set(watermarkMs / 1000);
-      this.reporter.update(
-        written,
-        ((written - writtenAtStart) * 1000) / Math.max(1, this.clock.now() - began),
-      );
-    };
-
+    let plannedMs: number;
     try {
-      while (!this.stopping.signal.aborted) {
-        const step = nextStep(run, plannedMs, this.clock.now(), MAX_BATCH_ENTRIES);
-        if (step.kind === 'done') break;
-        if (step.kind === 'wait') {
+      plannedMs = await writeAhead({
+        plan: run,
+        fromMs: run.watermarkMs,
+        generator: ReadingGenerator.fromState(run.generator),
+        now: () => this.clock.now(),
+        partitionFor: (firstMs) => {
+          const key = partitionKeyFor(firstMs);
+          if (key !== partition) {
+            partition = key;
+            this.reporter.line(`Populating stream partition ${key}.`);
+          }
+          return key;
+        },
+        send: (batch) => this.repository.writeBatch(run, batch),
+        applied: (readings, watermarkMs) => {
+          this.heartbeat.beat();
+          this.transient.succeeded();
+          written += readings;
+          this.metrics.readingsProduced.inc(readings);
+          this.metrics.batchesWritten.inc();
+          this.metrics.watermark.set(watermarkMs / 1000);
+          this.reporter.update(
+            written,
+            ((written - writtenAtStart) * 1000) / Math.max(1, this.clock.now() - began),
+          );
+        },
+        idle: async (dueMs, caughtUp) => {
           // Ahead of the clock with nothing refused: healthy. (A batch beats once applied.)
-          if (plannedMs === confirmedMs) this.heartbeat.beat();
-          await this.pause(Math.min(step.untilRealMs - this.clock.now(), 1_000));
-          continue;
-        }
-        const key = partitionKeyFor(step.firstMs);
-        if (key !== partition) {
-          partition = key;
-          this.reporter.line(`Populating stream partition ${key}.`);
-        }
-        const temps = generator.next(step.ticks);
-        const lastMs = step.firstMs + (step.ticks - 1) * run.intervalMs;
-        plannedMs = watermarkAfter(run, step.firstMs, step.ticks);
-        const sent = this.repository.writeBatch(run, {
-          partition: key,
-          firstMs: step.firstMs,
-          temps,
-          expireAtMs: clock.expiryFor(lastMs),
-          watermarkMs: plannedMs,
-          generator: generator.state(),
-        });
-        // If the batch ahead fails, this one is refused too and never awaited: not an unhandled rejection.
-        sent.catch(() => undefined);
-        await confirmed;
-        confirmed = confirm(sent, temps.length, plannedMs);
-        confirmed.catch(() => undefined); // surfaced by the next await, not as an unhandled rejection
-      }
-      await confirmed;
+          if (caughtUp) this.heartbeat.beat();
+          await this.pause(Math.min(dueMs, 1_000));
+        },
+        stopped: () => this.stopping.signal.aborted,
+      });
     } finally {
       this.reporter.stop();
     }
