@@ -116,6 +116,8 @@ export class ReplicaConfirmer {
    */
   private async confirm(node: string, group: Written[]): Promise<boolean> {
     const tag = group[0].lane.tag;
+    // Each master's series exists at 0 from its first round, so the first short one is an increase.
+    this.metrics.replicaShortfalls.inc({ node }, 0);
     const acked = await this.lanes
       .waitForReplicas(tag, this.replicas, WAIT_TIMEOUT_MS)
       .catch(() => 0);
