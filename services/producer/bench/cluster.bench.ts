@@ -32,6 +32,7 @@ import { readFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import { ServiceProcess, freePort, startPrivateRedis, startRedisCluster } from '@temps/testing';
 import { LaneStateHash, laneLayout } from '@temps/streams';
+import { xaddReference } from './xadd-reference';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
@@ -373,16 +374,7 @@ async function measured(
 async function reference(setup: Setup, port: number, cluster: boolean): Promise<Run> {
   await reset(setup);
   const before = await snapshot(setup);
-  // One connection a master: `{tag}` is replaced by a hash tag of the connection's master.
-  const target = cluster
-    ? ['--cluster', '-p', String(port), '-c', '3', 'XADD', 's:{tag}']
-    : ['-p', String(port), '-c', '1', 'XADD', 's'];
-  const out = execFileSync(
-    'redis-benchmark',
-    ['-P', '1000', '-n', String(READINGS), '-q', ...target, '*', 'temp_f', '70'],
-    { encoding: 'utf8' },
-  );
-  const rate = Number(/([\d.]+) requests per second/.exec(out)?.[1]);
+  const rate = xaddReference(port, READINGS, cluster);
   // Each client sends whole pipelines of 1,000, so it may write up to 999 more: the per-entry
   // figures divide by what was counted.
   const run = await measured(setup, before, rate, 's*', null);

@@ -14,10 +14,10 @@
  *
  * BENCH_SMOKE=1: one round of one day that checks every path and asserts no ratio.
  */
-import { execFileSync } from 'node:child_process';
 import { ServiceProcess, startPrivateRedis, type PrivateRedis } from '@temps/testing';
 import { LaneStateHash, ProducerStateHash, laneLayout, type Lane } from '@temps/streams';
 import type { Redis } from 'ioredis';
+import { xaddReference } from './xadd-reference';
 
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const DAYS = SMOKE ? 1 : 10;
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       await redis.flushall();
-      const reference = redisBenchmark(server.port, READINGS);
+      const reference = xaddReference(server.port, READINGS);
       await redis.flushall();
 
       const started = performance.now();
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
       // Lanes: the same XADD reference for this input, then each layout and producer count.
       await redis.flushall();
-      const laneReference = redisBenchmark(server.port, LANE_READINGS);
+      const laneReference = xaddReference(server.port, LANE_READINGS);
       record('redis-benchmark XADD', laneReference);
       record('default layout, 1 producer', await defaultRun(server, redis));
       for (const producers of [1, 2, 4]) {
@@ -133,30 +133,6 @@ async function main(): Promise<void> {
       (SMOKE ? '(smoke run: no target)' : '(target >= 0.90)'),
   );
   process.exitCode = SMOKE || (ratio >= 0.5 && lanesVsDefault >= 0.9) ? 0 : 1;
-}
-
-function redisBenchmark(port: number, requests: number): number {
-  const out = execFileSync(
-    'redis-benchmark',
-    [
-      '-p',
-      String(port),
-      '-P',
-      '1000',
-      '-c',
-      '1',
-      '-n',
-      String(requests),
-      '-q',
-      'XADD',
-      's',
-      '*',
-      'temp_f',
-      '70',
-    ],
-    { encoding: 'utf8' },
-  );
-  return Number(/([\d.]+) requests per second/.exec(out)?.[1]);
 }
 
 /** Every entry of every partition (both layouts), counted inside Redis. */
